@@ -30,8 +30,8 @@ from .utils.logging import get_logger
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SUMMARY_COLUMNS', 'NOTEBOOK_PARAMETERS', 'validate_config', 'claim_output_dir', 'resolve_resume', 'run',
-           'main', 'cli', 'write_sweep_summary', 'SweepSummary', 'notebook_overrides', 'RunStatus']
+__all__ = ['log', 'SUMMARY_COLUMNS', 'NOTEBOOK_PARAMETERS', 'validate_config', 'claim_output_dir', 'resolve_resume', 'JobLog',
+           'run', 'main', 'cli', 'write_sweep_summary', 'SweepSummary', 'notebook_overrides', 'RunStatus']
 
 # %% ../nbs/10_pipeline.ipynb #c0f0490f
 def _is_int(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
@@ -95,6 +95,34 @@ def resolve_resume(cfg: DictConfig) -> tuple[Path, Path | None]:
         raise ConfigError(f"training.resume={resume!r}: there is no checkpoint at {path}. "
                           "Give a checkpoint file, a run directory, auto or null.")
     return (path.parent.parent if path.parent.name == "checkpoints" else out), path.resolve()
+
+# %% ../nbs/10_pipeline.ipynb #f38fe022
+class _Held(logging.Handler):
+    def __init__(self): super().__init__(); self.records = []
+    def emit(self, record): self.records.append(record)
+
+class JobLog:
+    "The file handlers of `logger` that write into `log_dir`, held back until `write_to` names the run's directory."
+    def __init__(self, log_dir: str | Path | None, logger: logging.Logger | None = None):
+        self.logger, self.held = logger or logging.getLogger(), _Held()
+        self.files = [h for h in self.logger.handlers if isinstance(h, logging.FileHandler)
+                      and log_dir is not None and Path(h.baseFilename).parent == Path(log_dir).resolve()]
+        for h in self.files: self.logger.removeHandler(h)
+        if self.files: self.logger.addHandler(self.held)
+
+    def write_to(self, run_dir: str | Path):
+        "Write the held lines, and all later ones, to the same file names in `run_dir`."
+        self.logger.removeHandler(self.held)
+        for h in self.files:
+            h.close()
+            h.baseFilename = str(Path(run_dir).resolve()/Path(h.baseFilename).name)
+            for r in self.held.records: h.handle(r)
+            self.logger.addHandler(h)
+        self.files = []
+
+def _hydra_output_dir() -> str | None:
+    from hydra.core.hydra_config import HydraConfig
+    return HydraConfig.get().runtime.output_dir if HydraConfig.initialized() else None
 
 # %% ../nbs/10_pipeline.ipynb #32741243
 def _write_json(obj, path: Path):
@@ -160,6 +188,7 @@ def run(cfg: DictConfig,
     from project_name.training.callbacks import WandbCallback
     from project_name.training.trainer import MLTrainer, _build_callbacks
     from project_name.utils.wandb_utils import start_wandb
+    job_log = JobLog(_hydra_output_dir())
     rank, world = init_distributed()
     if rank > 0: logging.getLogger("project_name").setLevel(logging.WARNING)  # one process speaks
     validate_config(cfg)
@@ -172,6 +201,7 @@ def run(cfg: DictConfig,
     model = build_model(plan.model, loaders.meta)
     if resume is None and not _died_before_first_checkpoint(cfg, out_dir):
         out_dir = broadcast_object(claim_output_dir(out_dir) if rank == 0 else None)
+    job_log.write_to(out_dir)
     cfg = _pinned(cfg, out_dir)
     with open_dict(cfg): cfg.data_meta = loaders.meta
     config = redact_secrets(OmegaConf.to_container(cfg))

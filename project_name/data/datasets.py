@@ -198,9 +198,23 @@ def _scan(folder: Path, classes: list[str] | None = None) -> tuple[list[tuple[st
 def _check_images(samples):
     from PIL import Image
     for path, _ in samples:
+        if Path(path).stat().st_size == 0: raise ValueError(f"Image file {path} is empty (0 bytes). Remove or replace it.")
         try:
             with Image.open(path) as img: img.verify()
         except Exception as e: raise ValueError(f"Cannot read image file {path}: {e}. Remove or replace it.") from None
+
+def _check_class_sizes(folder: Path, samples, classes, val_fraction: float, test_fraction: float):
+    "Every class needs at least one image's worth of each fraction, so that each split can hold one of its images."
+    fractions = {k: f for k, f in (("val_fraction", val_fraction), ("test_fraction", test_fraction)) if f > 0}
+    if not fractions: return
+    need = max(math.ceil(1 / min(fractions.values()) - 1e-9), len(fractions) + 1)
+    counts = np.bincount([y for _, y in samples], minlength=len(classes))
+    small = [f"'{c}' ({n} image{'' if n == 1 else 's'})" for c, n in zip(classes, counts.tolist()) if n < need]
+    if small:
+        asked = " and ".join(f"{k}={f}" for k, f in fractions.items())
+        raise ValueError(f"Too few images in class folder(s) {', '.join(small)} of {folder} to split with {asked}: "
+                         f"each class needs at least {need} so that every split can get one. "
+                         f"Add images, lower the fractions, or give train/ val/ test/ folders.")
 
 def _stacked(ds: ImageFiles) -> TensorDataset:
     x = torch.stack([ds[i][0] for i in range(len(ds))])
@@ -223,11 +237,13 @@ def load_imagefolder(root: str | Path,          # data/raw/<name>: class folders
         for s in ("val", "test"):
             if not (root/s).is_dir(): raise FileNotFoundError(f"{root} has a train/ folder but no {s}/ folder: add {root/s}/<class>/ images.")
             splits[s] = _scan(root/s, classes)[0]
+        for s in splits.values(): _check_images(s)
     else:
         samples, classes = _scan(root)
+        _check_images(samples)
+        _check_class_sizes(root, samples, classes, val_fraction, test_fraction)
         idx = stratified_split([y for _, y in samples], (val_fraction, test_fraction), seed)
         splits = {s: [samples[i] for i in ix] for s, ix in zip(("train", "val", "test"), idx)}
-    for s in splits.values(): _check_images(s)
     sets = {s: ImageFiles(v, image_size, channels) for s, v in splits.items()}
     if in_memory: sets = {s: _stacked(v) for s, v in sets.items()}
     return DataSplits(root.name, sets["train"], sets["val"], sets["test"], classes)
