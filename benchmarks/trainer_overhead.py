@@ -132,8 +132,8 @@ def lightning_fit(epochs, data, out, bare=False):
 def ours_fit(epochs, data, out, use_wandb=True):
     from project_name.data.datasets import build_loaders
     from project_name.models.base import build_model
-    from project_name.training.callbacks import WandbCallback
-    from project_name.training.trainer import MLTrainer, _build_callbacks
+    from project_name.training.callbacks import WandbCallback, build_callbacks
+    from project_name.training.trainer import MLTrainer
     from project_name.utils.config import compose
     from project_name.utils.wandb_utils import start_wandb
     start = time.perf_counter()  # outside the clock: the config, the loaders (data preparation) and the model
@@ -144,7 +144,7 @@ def ours_fit(epochs, data, out, use_wandb=True):
     net = build_model(cfg.model, loaders.meta)
     untimed = time.perf_counter() - start
     run = start_wandb(cfg)
-    trainer = MLTrainer(net, cfg, callbacks=_build_callbacks(cfg) + ([WandbCallback(run)] if run else []), wandb_run=run)
+    trainer = MLTrainer(net, cfg, callbacks=build_callbacks(cfg) + ([WandbCallback(run)] if run else []), wandb_run=run)
     trainer.fit(loaders.train, loaders.val)
     if run: run.finish()
     return trainer.history[-1]["val_accuracy"], untimed

@@ -7,58 +7,26 @@ from __future__ import annotations
 
 import builtins
 import copy
-import csv
 import json
 import logging
 import os
-import shlex
 import sys
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
 import torch
-from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .utils.config import (ConfigError, compose, find_config_dir, get_device, redact_secrets,
-                                       seed_everything)
+                                       seed_everything, validate_config)
 from .utils.distributed import barrier, broadcast_object, init_distributed, local_device
 from .utils.logging import get_logger
 
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SUMMARY_COLUMNS', 'NOTEBOOK_PARAMETERS', 'validate_config', 'claim_output_dir', 'resolve_resume', 'JobLog',
-           'run', 'main', 'cli', 'write_sweep_summary', 'SweepSummary', 'notebook_overrides', 'RunStatus']
-
-# %% ../nbs/10_pipeline.ipynb #c0f0490f
-def _is_int(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
-def _is_number(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-_CHECKS = {
-    "training.epochs": (lambda v: _is_int(v) and v > 0, "a positive integer"),
-    "training.batch_size": (lambda v: _is_int(v) and v > 0, "a positive integer"),
-    "training.log_interval": (lambda v: _is_int(v) and v > 0, "a positive integer"),
-    "training.grad_accum_steps": (lambda v: _is_int(v) and v > 0, "a positive integer"),
-    "training.learning_rate": (lambda v: _is_number(v) and v > 0, "a positive number"),
-    "training.weight_decay": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
-    "training.grad_clip_norm": (lambda v: v is None or (_is_number(v) and v > 0), "null or a positive number"),
-    "training.precision": (lambda v: str(v) in ("32", "bf16", "bf16-mixed", "16", "16-mixed"), "one of 32, bf16, 16-mixed"),
-    "training.scheduler_interval": (lambda v: v in ("step", "epoch"), "step or epoch"),
-    "seed": (lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
-    "wandb.mode": (lambda v: v in ("online", "offline", "disabled", "shared"), "online, offline or disabled"),
-}
-
-def validate_config(cfg: DictConfig):
-    "Raise a `ConfigError` naming every value of `cfg` that a run cannot use."
-    problems = []
-    for key, (ok, what) in _CHECKS.items():
-        try: value = OmegaConf.select(cfg, key, throw_on_missing=True)
-        except Exception as e: problems.append(f"{key}: {e}"); continue
-        if not ok(value): problems.append(f"{key}={value!r} must be {what}.")
-    if problems: raise ConfigError("Invalid config:\n  " + "\n  ".join(problems))
+__all__ = ['log', 'claim_output_dir', 'resolve_resume', 'JobLog', 'run', 'main', 'cli']
 
 # %% ../nbs/10_pipeline.ipynb #16060cfc
 def claim_output_dir(path: str | Path) -> Path:
@@ -172,51 +140,37 @@ def _targets_predictions(cm):
     return [t for t, _ in pairs], [p for _, p in pairs]
 
 # %% ../nbs/10_pipeline.ipynb #e8c84101
-def _pinned(cfg: DictConfig, output_dir: Path) -> DictConfig:
-    "A resolved copy of `cfg` whose output directory is `output_dir` (so `${now:...}` is read once)."
-    c = copy.deepcopy(cfg)
-    with open_dict(c): c.paths.output_dir = str(output_dir)
-    OmegaConf.resolve(c)
-    return c
+def _seeded_device(cfg: DictConfig, world: int) -> torch.device:
+    "Seed everything and pick the device (under torchrun on GPUs, this process's own)."
+    seed_everything(cfg.seed, cfg.training.deterministic)
+    device = get_device(local_device() if world > 1 and cfg.device == "auto" else cfg.device)
+    if device.type == "cuda": torch.backends.cudnn.benchmark = bool(cfg.training.cudnn_benchmark)
+    return device
 
-def run(cfg: DictConfig,
-        overrides: list[str] | None = None, # the command line's overrides, saved as overrides.yaml
-       ) -> dict:
-    "Train and test the experiment `cfg`; write its outputs to its run directory and return its metrics."
-    from project_name.data.datasets import build_loaders
-    from project_name.models.base import build_model, load_checkpoint
-    from project_name.training.callbacks import WandbCallback
-    from project_name.training.trainer import MLTrainer, _build_callbacks
-    from project_name.utils.wandb_utils import start_wandb
-    job_log = JobLog(_hydra_output_dir())
-    rank, world = init_distributed()
-    if rank > 0: logging.getLogger("project_name").setLevel(logging.WARNING)  # one process speaks
-    validate_config(cfg)
-    out_dir, resume = broadcast_object(resolve_resume(cfg))  # rank 0's clock names the run directory
-    plan = _pinned(cfg, out_dir)
-    seed_everything(plan.seed, plan.training.deterministic)
-    device = get_device(local_device() if world > 1 and plan.device == "auto" else plan.device)
-    if device.type == "cuda": torch.backends.cudnn.benchmark = bool(plan.training.cudnn_benchmark)
-    loaders = build_loaders(plan.data, device=device, seed=plan.seed, rank=rank, world_size=world)
-    model = build_model(plan.model, loaders.meta)
-    if resume is None and not _died_before_first_checkpoint(cfg, out_dir):
-        out_dir = broadcast_object(claim_output_dir(out_dir) if rank == 0 else None)
-    job_log.write_to(out_dir)
-    cfg = _pinned(cfg, out_dir)
-    with open_dict(cfg): cfg.data_meta = loaders.meta
-    config = redact_secrets(OmegaConf.to_container(cfg))
-    if resume is None and rank == 0:
-        (out_dir/"config.yaml").write_text(OmegaConf.to_yaml(config))
-        if overrides is not None: (out_dir/"overrides.yaml").write_text(OmegaConf.to_yaml(redact_secrets(list(overrides))))
-    log.info("Run directory: %s%s%s", out_dir, f" (resuming {resume})" if resume else "", f"; {world} processes" if world > 1 else "")
-    wandb_run = None
-    if rank == 0: wandb_run = start_wandb(cfg, config=config, run_id=load_checkpoint(resume)["wandb_run_id"] if resume else None)
-    callbacks = _build_callbacks(cfg) + ([WandbCallback(wandb_run)] if wandb_run is not None else [])
-    trainer = MLTrainer(model, cfg, callbacks=callbacks, device=device, wandb_run=wandb_run)
+def _claim_run_dir(cfg: DictConfig, out_dir: Path, resume: Path | None, rank: int) -> Path:
+    "The resumed run's directory, or one claimed for this run by rank 0 (`<dir>_N` when `<dir>` holds another run)."
+    if resume is not None or _died_before_first_checkpoint(cfg, out_dir): return out_dir
+    return broadcast_object(claim_output_dir(out_dir) if rank == 0 else None)
+
+def _pinned(cfg: DictConfig, out_dir: Path, data_meta: dict) -> tuple[DictConfig, dict]:
+    "`cfg` resolved once (`${now:...}` too) with the run's directory and the data's metadata; and as a plain dict, secrets redacted."
+    c = copy.deepcopy(cfg)
+    with open_dict(c):
+        c.paths.output_dir = str(out_dir)
+        c.data_meta = data_meta
+    OmegaConf.resolve(c)
+    return c, redact_secrets(OmegaConf.to_container(c))
+
+def _write_run_config(out_dir: Path, config: dict, overrides: list[str] | None):
+    (out_dir/"config.yaml").write_text(OmegaConf.to_yaml(config))
+    if overrides is not None: (out_dir/"overrides.yaml").write_text(OmegaConf.to_yaml(redact_secrets(list(overrides))))
+
+def _fit_and_test(trainer, loaders, resume: Path | None, out_dir: Path, wandb_run, log_artifacts: bool) -> dict:
+    "Fit, test the best checkpoint and write the report; close W&B; after a stop signal, hand it on."
     metrics = {"output_dir": str(out_dir), "stop_reason": None}
     try:
         trainer.fit(loaders.train, loaders.val, resume=resume)
-        if trainer.interrupted_by is None: metrics = _evaluate(trainer, loaders, out_dir, wandb_run, bool(cfg.wandb.get("log_artifacts")))
+        if trainer.interrupted_by is None: metrics = _evaluate(trainer, loaders, out_dir, wandb_run, log_artifacts)
     except KeyboardInterrupt:
         log.warning("Interrupted. To continue: training.resume=%s", out_dir)
         raise
@@ -224,10 +178,38 @@ def run(cfg: DictConfig,
         if wandb_run is not None: wandb_run.finish(exit_code=0 if trainer.interrupted_by is None else 1)
     if trainer.interrupted_by is not None:
         log.warning("%s. To continue: training.resume=%s", trainer.stop_reason, out_dir)
-        trainer.hand_over_signal()  # submitit requeues, SIGINT raises KeyboardInterrupt, SIGTERM ends the process
+        trainer.callback("stop_signals").hand_over()  # submitit requeues, SIGINT raises KeyboardInterrupt, SIGTERM ends the process
         return metrics | {"stop_reason": trainer.stop_reason}
-    log.info("Test accuracy %.4f (best val accuracy %s); outputs in %s", metrics["test_accuracy"], metrics["best_val_accuracy"], out_dir)
+    log.info("Test accuracy %.4f (best val accuracy %.4f); outputs in %s", metrics["test_accuracy"], metrics["best_val_accuracy"], out_dir)
     return metrics
+
+def run(cfg: DictConfig,
+        overrides: list[str] | None = None, # the command line's overrides, saved as overrides.yaml
+       ) -> dict:
+    "Train and test the experiment `cfg`; write its outputs to its run directory and return its metrics."
+    from project_name.data.datasets import build_loaders
+    from project_name.models.base import build_model, load_checkpoint
+    from project_name.training.callbacks import WandbCallback, build_callbacks
+    from project_name.training.trainer import MLTrainer
+    from project_name.utils.wandb_utils import start_wandb
+    job_log = JobLog(_hydra_output_dir())                    # Hydra's log waits for the run directory
+    rank, world = init_distributed()                         # one process, or one of torchrun's
+    if rank > 0: logging.getLogger("project_name").setLevel(logging.WARNING)  # one process speaks
+    validate_config(cfg)                                     # every value, before any work
+    out_dir, resume = broadcast_object(resolve_resume(cfg))  # rank 0's clock names the run directory
+    device = _seeded_device(cfg, world)
+    loaders = build_loaders(cfg.data, device=device, seed=cfg.seed, rank=rank, world_size=world)
+    model = build_model(cfg.model, loaders.meta)
+    out_dir = _claim_run_dir(cfg, out_dir, resume, rank)     # only now: the data and the model are known to work
+    job_log.write_to(out_dir)
+    cfg, config = _pinned(cfg, out_dir, loaders.meta)
+    if resume is None and rank == 0: _write_run_config(out_dir, config, overrides)
+    log.info("Run directory: %s%s%s", out_dir, f" (resuming {resume})" if resume else "", f"; {world} processes" if world > 1 else "")
+    wandb_id = load_checkpoint(resume)["wandb_run_id"] if resume else None
+    wandb_run = start_wandb(cfg, config=config, run_id=wandb_id) if rank == 0 else None
+    callbacks = build_callbacks(cfg) + ([WandbCallback(wandb_run)] if wandb_run is not None else [])
+    trainer = MLTrainer(model, cfg, callbacks=callbacks, device=device, wandb_run=wandb_run, config=config)
+    return _fit_and_test(trainer, loaders, resume, out_dir, wandb_run, bool(cfg.wandb.get("log_artifacts")))
 
 # %% ../nbs/10_pipeline.ipynb #3b59f515
 @hydra.main(config_path=str(find_config_dir()), config_name="config", version_base=None)
@@ -250,87 +232,6 @@ def cli(argv: list[str] | None = None):
     if int(os.environ.get("RANK", "0")) > 0:  # under torchrun only rank 0 gets a Hydra run directory and log
         sys.argv += [f"hydra.run.dir={tempfile.mkdtemp(prefix='project_name-rank')}", "hydra/job_logging=disabled"]
     main()
-
-# %% ../nbs/10_pipeline.ipynb #fc8f885b
-SUMMARY_COLUMNS = ["job", "overrides", "test_accuracy", "best_val_accuracy", "epochs_completed", "output_dir"]
-
-def write_sweep_summary(sweep_dir: str | Path) -> list[dict]:
-    "Write summary.csv and summary.md for the jobs in `sweep_dir`; return their rows."
-    sweep_dir = Path(sweep_dir)
-    jobs = sorted((p for p in sweep_dir.iterdir() if (p/"overrides.yaml").is_file()),
-                  key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else p.name))
-    overrides = [list(OmegaConf.load(job/"overrides.yaml")) for job in jobs]
-    shared = set.intersection(*map(set, overrides)) if len(overrides) > 1 else set()  # the same in every job
-    rows = []
-    for job, ovr in zip(jobs, overrides):
-        metrics = json.loads((job/"metrics.json").read_text()) if (job/"metrics.json").is_file() else {}
-        rows.append({"job": job.name, "overrides": " ".join(o for o in ovr if o not in shared),
-                     **{k: metrics.get(k, "failed" if k == "test_accuracy" else "") for k in SUMMARY_COLUMNS[2:]}})
-    with open(sweep_dir/"summary.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, SUMMARY_COLUMNS)
-        w.writeheader(); w.writerows(rows)
-    fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)
-    lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
-    lines += ["| " + " | ".join(fmt(r[c]) for c in SUMMARY_COLUMNS) + " |" for r in rows]
-    (sweep_dir/"summary.md").write_text("\n".join(lines) + "\n")
-    return rows
-
-class SweepSummary(HydraCallback):
-    "Hydra callback: write the sweep's summary when a multirun ends."
-    def on_multirun_end(self, config: DictConfig, **kwargs):
-        rows = write_sweep_summary(config.hydra.sweep.dir)
-        log.info("Sweep summary of %d jobs: %s", len(rows), Path(config.hydra.sweep.dir)/"summary.md")
-
-# %% ../nbs/10_pipeline.ipynb #ccab7d79
-NOTEBOOK_PARAMETERS = {  # parameter: (config key, check, what it must be)
-    "epochs": ("training.epochs", lambda v: _is_int(v) and v > 0, "a positive integer, e.g. -p epochs 50"),
-    "batch_size": ("training.batch_size", lambda v: _is_int(v) and v > 0, "a positive integer, e.g. -p batch_size 64"),
-    "learning_rate": ("training.learning_rate", lambda v: _is_number(v) and v > 0, "a positive number, e.g. -p learning_rate 0.001"),
-    "seed": ("seed", lambda v: _is_int(v) and v >= 0, "an integer >= 0, e.g. -p seed 0"),
-    "model": ("model", lambda v: isinstance(v, str), "the name of a file in configs/model/, e.g. -p model mlp"),
-    "data": ("data", lambda v: isinstance(v, str), "the name of a file in configs/data/, e.g. -p data digits"),
-    "experiment": ("experiment", lambda v: isinstance(v, str), "the name of a file in configs/experiment/"),
-    "output_dir": ("paths.output_dir", lambda v: isinstance(v, str), "a folder path"),
-    "wandb_mode": ("wandb.mode", lambda v: v in ("online", "offline", "disabled"), "online, offline or disabled"),
-}
-
-def notebook_overrides(params: dict, # notebook parameters; None means "as the config says"
-                       overrides: list[str] | str = (), # more Hydra overrides: a list, or one space-separated string
-                      ) -> list[str]:
-    "Hydra overrides from the experiment notebook's parameters, each checked first."
-    out = []
-    for name, value in params.items():
-        if value is None: continue
-        if name not in NOTEBOOK_PARAMETERS: raise ConfigError(f"Unknown parameter {name!r}: use one of {sorted(NOTEBOOK_PARAMETERS)}.")
-        key, ok, what = NOTEBOOK_PARAMETERS[name]
-        if not ok(value): raise ConfigError(f"Parameter {name}={value!r} must be {what}.")
-        out.append(f"{key}={value}")
-    if isinstance(overrides, str): overrides = shlex.split(overrides)
-    return out + list(overrides)
-
-class RunStatus:
-    "A status line in a notebook, updated in place (papermill keeps the updates in its output notebook)."
-    def __init__(self):
-        from IPython.display import Markdown, display
-        self.text, self.handle = "starting", display(Markdown("**Status:** starting"), display_id=True)
-
-    def update(self, text: str):
-        "Show `text` as the status."
-        from IPython.display import Markdown
-        self.text = text
-        if self.handle is not None: self.handle.update(Markdown(f"**Status:** {text}"))
-
-    @contextmanager
-    def step(self, what: str, resume_hint: str | None = None):
-        "Show `what` while it runs; if it fails, show the error (or, on Ctrl-C, how to resume)."
-        self.update(f"{what} ...")
-        try: yield
-        except KeyboardInterrupt:
-            self.update(f"interrupted while {what}." + (f" To continue: `{resume_hint}`" if resume_hint else ""))
-            raise
-        except Exception as e:
-            self.update(f"**failed** while {what}: {type(e).__name__}: {e}")
-            raise
 
 # %% ../nbs/10_pipeline.ipynb #b5682157
 if __name__ == "__main__" and not hasattr(builtins, "__IPYTHON__"):  # not when this notebook runs

@@ -16,9 +16,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler, TensorDataset
 from .transforms import Pipeline, build_transforms
 
 # %% auto #0
-__all__ = ['IMAGE_EXTENSIONS', 'DataSplits', 'stratified_split', 'load_digits', 'load_torchvision', 'write_idx',
-           'write_mnist_files', 'write_cifar10_files', 'read_image', 'ImageFiles', 'load_imagefolder',
-           'write_image_folder', 'EpochSampler', 'InMemoryLoader', 'torch_loader', 'Loaders', 'build_loaders']
+__all__ = ['IMAGE_EXTENSIONS', 'DataSplits', 'stratified_split', 'load_digits', 'load_torchvision', 'read_image', 'ImageFiles',
+           'load_imagefolder', 'EpochSampler', 'InMemoryLoader', 'torch_loader', 'Loaders', 'build_loaders']
 
 # %% ../../nbs/03_data.datasets.ipynb #9829fea7
 @dataclass
@@ -115,47 +114,6 @@ def load_torchvision(dataset_class: type | str, # e.g. torchvision.datasets.MNIS
     return _tensor_splits(dataset_class.__name__.lower(), x, y, list(train.classes), val_fraction, None, seed,
                           test=_to_tensors(test))
 
-# %% ../../nbs/03_data.datasets.ipynb #fefd3655
-def write_idx(path: Path | str, array: np.ndarray):
-    "Write a uint8 `array` as an IDX file, the format of MNIST and Fashion-MNIST."
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-    Path(path).write_bytes(header + array.tobytes())
-
-# %% ../../nbs/03_data.datasets.ipynb #5dde7c6b
-def write_mnist_files(root: str | Path, folder: str = "MNIST", # MNIST or FashionMNIST
-                      n_train: int = 60, n_test: int = 20, seed: int = 0):
-    "Random 28x28 images with labels 0-9, as IDX files in `root`/`folder`/raw, where torchvision reads them."
-    raw = Path(root)/folder/"raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        write_idx(raw/f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
-        write_idx(raw/f"{split}-labels-idx1-ubyte", np.arange(n) % 10)
-
-# %% ../../nbs/03_data.datasets.ipynb #77e5776c
-def write_cifar10_files(root: str | Path, n_per_batch: int = 10, seed: int = 0) -> type:
-    "Random CIFAR-10 batches in `root`/cifar-10-batches-py; returns torchvision's CIFAR10 told these files' md5 sums."
-    import pickle, hashlib
-    import torchvision.datasets as tvd
-    folder = Path(root)/"cifar-10-batches-py"
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    for name in names:
-        batch = {"data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
-                 "labels": [i % 10 for i in range(n_per_batch)], "batch_label": name}
-        (folder/name).write_bytes(pickle.dumps(batch, protocol=2))  # the published files are protocol-2 pickles
-    label_names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-    (folder/"batches.meta").write_bytes(pickle.dumps({"label_names": label_names}, protocol=2))
-    md5 = lambda n: hashlib.md5((folder/n).read_bytes()).hexdigest()
-    class FixtureCIFAR10(tvd.CIFAR10):
-        train_list = [[n, md5(n)] for n in names[:5]]
-        test_list = [["test_batch", md5("test_batch")]]
-        meta = {**tvd.CIFAR10.meta, "md5": md5("batches.meta")}
-    FixtureCIFAR10.__name__ = "CIFAR10"
-    return FixtureCIFAR10
-
 # %% ../../nbs/03_data.datasets.ipynb #1afba387
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -247,19 +205,6 @@ def load_imagefolder(root: str | Path,          # data/raw/<name>: class folders
     sets = {s: ImageFiles(v, image_size, channels) for s, v in splits.items()}
     if in_memory: sets = {s: _stacked(v) for s, v in sets.items()}
     return DataSplits(root.name, sets["train"], sets["val"], sets["test"], classes)
-
-# %% ../../nbs/03_data.datasets.ipynb #f256e17a
-def write_image_folder(root: str | Path, classes=("cat", "dog"), n: int = 10, size: int = 12,
-                       splits: list[str] | None = None, # e.g. ["train", "val", "test"]; None: class folders at the top
-                       seed: int = 0):
-    "`n` random PNG images per class in `root`/<split>/<class>/."
-    from PIL import Image
-    rng = np.random.default_rng(seed)
-    for split in (splits or [""]):
-        for c in classes:
-            (Path(root)/split/c).mkdir(parents=True, exist_ok=True)
-            for i in range(n):
-                Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(Path(root)/split/c/f"{i}.png")
 
 # %% ../../nbs/03_data.datasets.ipynb #64da0506
 class EpochSampler(Sampler[int]):

@@ -10,7 +10,9 @@ import math
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,15 +24,19 @@ from ..utils.logging import get_logger
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'EVENTS', 'CancelFitException', 'Callback', 'callbacks_for', 'ProgressBar', 'EarlyStopping', 'atomic_save',
-           'atomic_copy', 'ModelCheckpoint', 'LRMonitor', 'NanGuard', 'WandbCallback']
+__all__ = ['log', 'EVENTS', 'STOP_SIGNALS', 'CancelFitException', 'Callback', 'callbacks_for', 'build_callbacks', 'ProgressBar',
+           'EarlyStopping', 'atomic_save', 'atomic_copy', 'ModelCheckpoint', 'LRMonitor', 'NanGuard', 'StopSignals',
+           'WandbCallback']
 
 # %% ../../nbs/06_training.callbacks.ipynb #b56b7276
 EVENTS = ("on_fit_begin", "on_epoch_begin", "on_batch_begin", "on_batch_end",
-          "on_validation_end", "on_epoch_end", "on_fit_end")
+          "on_validation_end", "on_epoch_end", "on_interrupt", "on_fit_end")
 
 class CancelFitException(Exception):
-    "Stop fitting now: nothing of the current epoch is saved."
+    "Stop fitting now: nothing of the current epoch is saved, unless `signal` says a stop signal asked for it."
+    def __init__(self, message: str, signal: int | None = None):
+        super().__init__(message)
+        self.signal = signal
 
 class Callback:
     "Base class of callbacks: define the events you need; `state_dict` is saved in checkpoints."
@@ -49,6 +55,11 @@ class Callback:
 def callbacks_for(callbacks, event: str) -> list[Callback]:
     "The callbacks that define `event`, in order."
     return [cb for cb in sorted(callbacks, key=lambda c: c.order) if callable(getattr(cb, event, None))]
+
+def build_callbacks(cfg) -> list[Callback]:
+    "The callbacks of `cfg.callbacks` (each a `_target_` entry; `~callbacks.NAME` removes one)."
+    from hydra.utils import instantiate
+    return [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
 
 # %% ../../nbs/06_training.callbacks.ipynb #48f4f723
 def _in_notebook() -> bool:
@@ -186,6 +197,12 @@ class ModelCheckpoint(Callback):
         if self.save_last or improved: self.trainer.save_checkpoint(self.last_path)
         if improved: atomic_copy(self.last_path, self.best_path)
 
+    def on_interrupt(self):
+        "Save the step a stop signal ended on: `training.resume=auto` continues from it."
+        if not self.trainer.is_main: return
+        self.trainer.save_checkpoint(self.last_path)
+        log.warning("Saved %s at step %d; continue with training.resume=auto", self.last_path, self.trainer.global_step)
+
     def state_dict(self): return {"best": self.best, "best_epoch": self.best_epoch}
     def load_state_dict(self, state): self.best, self.best_epoch = state["best"], state["best_epoch"]
 
@@ -218,6 +235,54 @@ class NanGuard(Callback):
         if step < 0: return
         raise CancelFitException(f"the training loss became {self.bad_value.item()} at step {step} (epoch {self.trainer.epoch + 1}); "
                                  f"stopped, and the last good checkpoint is kept. Lower training.learning_rate or set training.grad_clip_norm.")
+
+# %% ../../nbs/06_training.callbacks.ipynb #6f2a2ad7
+STOP_SIGNALS = tuple(s for s in (getattr(signal, n, None) for n in ("SIGTERM", "SIGUSR1", "SIGINT")) if s is not None)
+
+def _call_handler(handler, signum: int):
+    if callable(handler): handler(signum, None)
+    elif handler == signal.SIG_DFL:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+class StopSignals(Callback):
+    "On SIGTERM, SIGUSR1 or SIGINT, stop the fit after the optimizer step in progress (which `on_interrupt` saves)."
+    order = 200
+    def __init__(self):
+        self.signal = None
+        self.previous = {}  # the handlers before the fit, restored after it
+
+    def on_fit_begin(self):
+        self.signal = None
+        if threading.current_thread() is not threading.main_thread(): return  # signals reach the main thread only
+        self.previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+        for s in STOP_SIGNALS: signal.signal(s, self._on_signal)
+
+    def _on_signal(self, signum, frame):
+        if self.signal is not None: _call_handler(self.previous[signum], signum)  # asked twice: at once
+        self.signal = signum
+
+    def _received(self) -> bool:
+        t = self.trainer
+        if t.world_size == 1: return self.signal is not None
+        if not t.should_log: return False
+        if all_reduce(torch.tensor([float(self.signal is not None)], device=t.device), "max").item():
+            self.signal = self.signal or STOP_SIGNALS[0]
+            return True
+        return False
+
+    def on_batch_end(self):
+        t = self.trainer
+        if t.stepped and self._received():
+            raise CancelFitException(f"{signal.Signals(self.signal).name} received: stopped after step {t.global_step} "
+                                     f"(epoch {t.epoch + 1}, batch {t.batch_idx + 1})", signal=self.signal)
+
+    def on_fit_end(self):
+        for s, h in self.previous.items(): signal.signal(s, h)
+
+    def hand_over(self):
+        "Pass the signal that stopped the fit on to the handler that was there before it."
+        if self.signal is not None and self.signal in self.previous: _call_handler(self.previous[self.signal], self.signal)
 
 # %% ../../nbs/06_training.callbacks.ipynb #d91d2646
 class WandbCallback(Callback):

@@ -8,10 +8,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
-import os
 import random
-import signal
-import threading
 import warnings
 from pathlib import Path
 
@@ -22,8 +19,9 @@ from torch import nn
 
 from ..models.base import CHECKPOINT_FORMAT, load_state
 from ..models.base import load_checkpoint as read_checkpoint
-from .callbacks import (EVENTS, Callback, CancelFitException, ModelCheckpoint, atomic_save,
-                                             callbacks_for)
+from fastcore.basics import patch
+
+from .callbacks import EVENTS, Callback, CancelFitException, atomic_save, build_callbacks, callbacks_for
 from ..utils.config import get_device, redact_secrets
 from ..utils.distributed import all_reduce, rank, world_size
 from ..utils.logging import get_logger
@@ -31,9 +29,7 @@ from ..utils.logging import get_logger
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'STOP_SIGNALS', 'autocast_dtype', 'rng_state', 'set_rng_state', 'MLTrainer', 'train_epoch', 'validate',
-           'checkpoint_state', 'save_checkpoint', 'load_checkpoint', 'save_model', 'fit', 'hand_over_signal',
-           'resume_script']
+__all__ = ['log', 'autocast_dtype', 'rng_state', 'set_rng_state', 'MLTrainer']
 
 # %% ../../nbs/07_training.trainer.ipynb #b87bf9ef
 def autocast_dtype(precision: str | int, device: torch.device) -> torch.dtype | None:
@@ -65,10 +61,6 @@ def set_rng_state(state: dict):
     if state["cuda"] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state["cuda"])
 
 # %% ../../nbs/07_training.trainer.ipynb #a2764ac1
-def _build_callbacks(cfg) -> list[Callback]:
-    from hydra.utils import instantiate
-    return [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
-
 def _limit(n_batches: int, limit) -> int:
     if limit is None: return n_batches
     if isinstance(limit, float) and 0 < limit <= 1: return max(1, int(n_batches * limit))
@@ -85,12 +77,16 @@ class MLTrainer:
                  callbacks: list[Callback] | None = None, # default: built from `cfg.callbacks`
                  device: str | torch.device | None = None, # default: `cfg.device`
                  wandb_run=None, # a W&B run: checkpoints record its id, `save_model` logs artifacts to it
-                 loss_fn=F.cross_entropy):
+                 loss_fn=F.cross_entropy,
+                 config: dict | None = None, # `cfg` as a plain dict with secrets redacted, saved in checkpoints (default: made from `cfg`)
+                ):
         from hydra.utils import instantiate
         from omegaconf import OmegaConf
         self.cfg, self.training = cfg, cfg.training
-        self.config_dict = redact_secrets(OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg))
+        self.config_dict = config if config is not None else redact_secrets(OmegaConf.to_container(cfg, resolve=True))
         t = self.training
+        self.limit_batches = 1 if t.fast_dev_run else t.limit_batches
+        # the model, as trained (DDP, compiled) and as saved
         self.device = torch.device(device) if device is not None else get_device(cfg.get("device", "auto"))
         self.model = model.to(self.device)
         if t.channels_last: self.model = self.model.to(memory_format=torch.channels_last)
@@ -100,18 +96,36 @@ class MLTrainer:
             from torch.nn.parallel import DistributedDataParallel
             net = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.forward = torch.compile(net) if t.compile else net
+        # the optimization
         self.optimizer = instantiate(t.optimizer)(self.model.parameters())
-        self.scheduler, self.loss_fn, self.wandb_run = None, loss_fn, wandb_run
+        self.scheduler = None  # built by `fit`, which knows the number of steps
+        self.loss_fn = loss_fn
         self.amp_dtype = autocast_dtype(t.precision, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
-        self.callbacks = _build_callbacks(cfg) if callbacks is None else list(callbacks)
-        self.epoch, self.global_step, self.history, self.metrics = 0, 0, [], {}
-        self.epoch_done, self.batches_done, self.interrupted_by, self._resume = False, 0, None, None
-        self._loaders, self._partial = {}, None  # set by `fit`, and by `_save_interrupted` mid-epoch
-        self.step_logs, self.should_log, self.should_stop, self.stop_reason = {}, False, False, None
-        self.epochs, self.batches_per_epoch, self.batch_idx, self.loss = int(t.epochs), 0, 0, None
-        for cb in self.callbacks: cb.trainer = self
-        self._events = {e: callbacks_for(self.callbacks, e) for e in EVENTS}
+        self.wandb_run = wandb_run
+        self.callbacks = build_callbacks(cfg) if callbacks is None else list(callbacks)
+        # progress: what checkpoints save and callbacks read
+        self.epochs = 1 if t.fast_dev_run else int(t.epochs)
+        self.epoch = 0             # epochs done
+        self.epoch_done = False    # the current epoch has trained and validated
+        self.global_step = 0       # optimizer steps
+        self.history = []          # one dict of metrics per epoch
+        self.metrics = {}          # the last epoch's
+        # the current batch
+        self.batches_per_epoch = 0
+        self.batch_idx = 0
+        self.loss = None
+        self.stepped = False       # the optimizer stepped after this batch
+        self.should_log = False    # a log step: the host reads the loss
+        self.step_logs = {}        # what callbacks add to the logged values of this step
+        self.epoch_sums = None     # loss sum, correct count, sample count of this epoch, on the device
+        # stopping
+        self.should_stop = False
+        self.stop_reason = None
+        self.interrupted_by = None # the stop signal that ended the fit mid-epoch
+        self._loaders = {}         # set by `fit`
+        self._resume = None        # a mid-epoch checkpoint, until its epoch is replayed to where it stopped
+        self._events = {}
 
     @property
     def is_main(self) -> bool: return self.rank == 0
@@ -125,23 +139,26 @@ class MLTrainer:
     def _call(self, event: str):
         for cb in self._events[event]: getattr(cb, event)()
 
-    def callback(self, name: str) -> Callback:
-        "The callback called `name` (e.g. 'model_checkpoint')."
-        return next(cb for cb in self.callbacks if cb.name == name)
+    def callback(self, name: str) -> Callback | None:
+        "The callback called `name` (e.g. 'model_checkpoint'), or None."
+        return next((cb for cb in self.callbacks if cb.name == name), None)
 
 # %% ../../nbs/07_training.trainer.ipynb #572cc1f0
 @torch.no_grad()
 def _count_correct(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor: return (out.argmax(1) == y).sum()
 
+@patch
 def _autocast(self: MLTrainer):
     if self.amp_dtype is None: return contextlib.nullcontext()
     return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
+@patch
 def _to_device(self: MLTrainer, x, y):
     x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
     if self.training.channels_last: x = x.contiguous(memory_format=torch.channels_last)
     return x, y
 
+@patch
 def _optimizer_step(self: MLTrainer):
     if self.training.grad_clip_norm:
         self.scaler.unscale_(self.optimizer)
@@ -152,68 +169,77 @@ def _optimizer_step(self: MLTrainer):
     if self.scheduler is not None and self.training.scheduler_interval == "step": self.scheduler.step()
     self.global_step += 1
 
+@patch
 def _sums(self: MLTrainer, loss_sum=0.0, correct=0, count=0) -> torch.Tensor:
     "Loss sum, correct count and sample count, kept on the device during an epoch."
     return torch.tensor([loss_sum, correct, count], dtype=torch.float64, device=self.device)
 
+@patch
 def _means(self: MLTrainer, sums: torch.Tensor, split: str) -> dict:
     "Mean loss and accuracy from `sums`, added up over all processes: the epoch's one host sync."
     loss_sum, correct, count = all_reduce(sums.clone()).tolist()
     return {f"{split}_loss": loss_sum / max(count, 1), f"{split}_accuracy": correct / max(count, 1)}
 
+@patch
+def _batches(self: MLTrainer, loader, n: int):
+    "This epoch's first `n` (index, batch) pairs; resumed mid-epoch, those after the checkpoint's batch."
+    batches = enumerate(loader)
+    if self._resume is not None:  # draw the batches the checkpoint had trained on, then take up its RNG state
+        for _ in range(self._resume["batch_in_epoch"]): next(batches)
+        set_rng_state(self._resume["rng"])
+        self._resume = None
+    for i, batch in batches:
+        if i == n: return
+        yield i, batch
+
+@patch
 def train_epoch(self: MLTrainer, loader) -> dict:
     "Train one epoch over `loader`; return its mean loss and accuracy."
     self.model.train()
-    n_batches, accum, log_every = _limit(len(loader), self.training.limit_batches), self.training.grad_accum_steps, self.training.log_interval
-    self.batches_per_epoch = n_batches
-    skip, sums = 0, self._sums()
-    if self._resume is not None:  # a checkpoint from the middle of this epoch
-        skip, sums = self._resume["batch_in_epoch"], self._sums(*self._resume["partial"])
-    for i, (x, y) in enumerate(loader):
-        if i == n_batches: break
-        if i < skip:  # replay the loader to where the checkpoint was taken, then take up its RNG state
-            if i == skip - 1: set_rng_state(self._resume["rng"]); self._resume = None
-            continue
-        self.batch_idx = i
+    self.batches_per_epoch = n = _limit(len(loader), self.limit_batches)
+    accum = self.training.grad_accum_steps
+    self.epoch_sums = self._sums(*self._resume["partial"]) if self._resume is not None else self._sums()
+    for self.batch_idx, (x, y) in self._batches(loader, n):
         self._call("on_batch_begin")
         x, y = self._to_device(x, y)
         with self._autocast():
             out = self.forward(x)
             loss = self.loss_fn(out, y)
         self.scaler.scale(loss / accum).backward()
-        stepped = (i + 1) % accum == 0 or i + 1 == n_batches
-        if stepped: self._optimizer_step()
+        self.stepped = (self.batch_idx + 1) % accum == 0 or self.batch_idx + 1 == n
+        if self.stepped: self._optimizer_step()
         self.loss = loss.detach()
-        sums += torch.stack([self.loss.double() * len(y), _count_correct(out, y).double(), sums.new_tensor(len(y))])
-        self.should_log = stepped and self.global_step % log_every == 0
+        self.epoch_sums += torch.stack([self.loss.double() * len(y), _count_correct(out, y).double(), self.epoch_sums.new_tensor(len(y))])
+        self.should_log = self.stepped and self.global_step % self.training.log_interval == 0
         self.step_logs = {}
         self._call("on_batch_end")
-        if stepped and self._stop_signal_received(): self._save_interrupted(i + 1, sums)
-    return self._means(sums, "train")
+    return self._means(self.epoch_sums, "train")
 
-@torch.no_grad()
+@patch
 def validate(self: MLTrainer, loader) -> dict:
     "Mean loss and accuracy of the model over `loader` (`val_loss`, `val_accuracy`)."
     self.model.eval()
-    n_batches = _limit(len(loader), self.training.limit_batches)
+    n_batches = _limit(len(loader), self.limit_batches)
     sums = self._sums()
-    for i, (x, y) in enumerate(loader):
-        if i == n_batches: break
-        x, y = self._to_device(x, y)
-        with self._autocast(): out = self.forward(x)
-        sums += torch.stack([self.loss_fn(out.float(), y, reduction="sum").double(), _count_correct(out, y).double(),
-                             sums.new_tensor(len(y))])
+    with torch.no_grad():
+        for i, (x, y) in enumerate(loader):
+            if i == n_batches: break
+            x, y = self._to_device(x, y)
+            with self._autocast(): out = self.forward(x)
+            sums += torch.stack([self.loss_fn(out.float(), y, reduction="sum").double(), _count_correct(out, y).double(),
+                                 sums.new_tensor(len(y))])
     return self._means(sums, "val")
 
-for f in (_autocast, _to_device, _optimizer_step, _sums, _means, train_epoch, validate): setattr(MLTrainer, f.__name__, f)
-
 # %% ../../nbs/07_training.trainer.ipynb #2e21483f
+@patch
 def checkpoint_state(self: MLTrainer) -> dict:
-    "Everything needed to continue this fit exactly, in tensor-only form."
+    "Everything needed to continue this fit exactly, in tensor-only form (stopped by a signal: from the middle of its epoch)."
+    mid_epoch = self.interrupted_by is not None
     return {"format": CHECKPOINT_FORMAT, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-            "scaler": self.scaler.state_dict(), "epoch": self.epoch + self.epoch_done, "batch_in_epoch": self.batches_done,
-            "partial": self._partial, "global_step": self.global_step, "history": self.history,
+            "scaler": self.scaler.state_dict(), "epoch": self.epoch + self.epoch_done,
+            "batch_in_epoch": self.batch_idx + 1 if mid_epoch else 0, "partial": self.epoch_sums.tolist() if mid_epoch else None,
+            "global_step": self.global_step, "history": self.history,
             "callbacks": {cb.name: cb.state_dict() for cb in self.callbacks}, "config": self.config_dict,
             "wandb_run_id": getattr(self.wandb_run, "id", None), "rng": rng_state(),
             "loaders": {k: l.generator.get_state() for k, l in self._loaders.items()
@@ -226,10 +252,12 @@ def _check_same_schedule(current: dict, saved: dict, path):
                              "training.epochs, limit_batches or grad_accum_steps changed since. Resume with the checkpoint's "
                              "settings to continue it exactly, or train without the scheduler (~training.scheduler).")
 
+@patch
 def save_checkpoint(self: MLTrainer, path: str | Path):
     "Write the training state to `path`, atomically."
     atomic_save(self.checkpoint_state(), path)
 
+@patch
 def load_checkpoint(self: MLTrainer, path: str | Path):
     "Continue from the checkpoint at `path`: weights, optimizer, scheduler, counters, callbacks and RNGs."
     ckpt = read_checkpoint(path, map_location=self.device)
@@ -244,10 +272,11 @@ def load_checkpoint(self: MLTrainer, path: str | Path):
         if cb.name in ckpt["callbacks"]: cb.load_state_dict(ckpt["callbacks"][cb.name])
     for k, state in ckpt.get("loaders", {}).items():
         if k in self._loaders: self._loaders[k].generator.set_state(state)
-    if ckpt["batch_in_epoch"]: self._resume = ckpt  # train_epoch replays the loader to that batch
+    if ckpt["batch_in_epoch"]: self._resume = ckpt  # `_batches` replays the loader to that batch
     else: set_rng_state(ckpt["rng"])
     return ckpt
 
+@patch
 def save_model(self: MLTrainer, path: str | Path, aliases=("latest",)) -> Path:
     "Save a checkpoint to `path` and, when W&B is on with `log_artifacts`, log it as a model artifact with `aliases`."
     self.save_checkpoint(path)
@@ -256,9 +285,8 @@ def save_model(self: MLTrainer, path: str | Path, aliases=("latest",)) -> Path:
         log_model_artifact(self.wandb_run, path, aliases=list(aliases))
     return Path(path)
 
-for f in (checkpoint_state, save_checkpoint, load_checkpoint, save_model): setattr(MLTrainer, f.__name__, f)
-
 # %% ../../nbs/07_training.trainer.ipynb #99a512c4
+@patch
 def _build_scheduler(self: MLTrainer, total_steps: int):
     "The config's scheduler, given the fit's length when it asks for one (`total_steps`, `T_max`)."
     from hydra.utils import instantiate
@@ -271,16 +299,18 @@ def _build_scheduler(self: MLTrainer, total_steps: int):
         raise ValueError(f"training.scheduler ({self.training.scheduler._target_}) cannot schedule a fit of only {total_steps} "
                          "steps: train longer, or remove it with ~training.scheduler.") from None
 
+@patch
 def fit(self: MLTrainer, train_loader, val_loader=None,
         epochs: int | None = None, # default: `training.epochs` (1 with `fast_dev_run`)
         resume: str | Path | None = None, # a checkpoint to continue from
        ) -> list[dict]:
     "Train for `epochs`, validating after each; return the history (one dict of metrics per epoch)."
     t = self.training
-    if t.fast_dev_run: epochs, t.limit_batches = 1, 1
-    self.epochs = int(epochs or t.epochs)
+    self.epochs = 1 if t.fast_dev_run else int(epochs or t.epochs)
     self._loaders = {"train": train_loader, **({"val": val_loader} if val_loader is not None else {})}
-    per_epoch = math.ceil(_limit(len(train_loader), t.limit_batches) / t.grad_accum_steps)
+    for cb in self.callbacks: cb.trainer = self
+    self._events = {e: callbacks_for(self.callbacks, e) for e in EVENTS}  # the callbacks held now, appended ones too
+    per_epoch = math.ceil(_limit(len(train_loader), self.limit_batches) / t.grad_accum_steps)
     if self.scheduler is None:
         self.scheduler = self._build_scheduler(self.epochs * per_epoch if t.scheduler_interval == "step" else self.epochs)
     if resume: self.load_checkpoint(resume)
@@ -288,91 +318,26 @@ def fit(self: MLTrainer, train_loader, val_loader=None,
     seed = int(self.cfg.get("seed", 0))
     self._call("on_fit_begin")
     try:
-        with self._catching_stop_signals():
-            while self.epoch < self.epochs and not self.should_stop:
-                for loader in self._loaders.values(): _set_epoch(loader, seed, self.epoch)
-                self.epoch_done = False
-                self._call("on_epoch_begin")
-                metrics = self.train_epoch(train_loader)
-                if val_loader is not None: metrics |= self.validate(val_loader)
-                self.metrics = {"epoch": self.epoch + 1, **metrics, "lr": self.optimizer.param_groups[0]["lr"]}
-                self.history.append(self.metrics)
-                self.epoch_done = True
-                if self.scheduler is not None and t.scheduler_interval == "epoch": self.scheduler.step()
-                self._call("on_validation_end")
-                self._call("on_epoch_end")
-                self.epoch, self.epoch_done = self.epoch + 1, False
+        while self.epoch < self.epochs and not self.should_stop:
+            for loader in self._loaders.values(): _set_epoch(loader, seed, self.epoch)
+            self.epoch_done = False
+            self._call("on_epoch_begin")
+            metrics = self.train_epoch(train_loader)
+            if val_loader is not None: metrics |= self.validate(val_loader)
+            self.metrics = {"epoch": self.epoch + 1, **metrics, "lr": self.optimizer.param_groups[0]["lr"]}
+            self.history.append(self.metrics)
+            self.epoch_done = True
+            if self.scheduler is not None and t.scheduler_interval == "epoch": self.scheduler.step()
+            self._call("on_validation_end")
+            self._call("on_epoch_end")
+            self.epoch, self.epoch_done = self.epoch + 1, False
+        if self.stop_reason: log.info("Stopped: %s", self.stop_reason)
     except CancelFitException as e:
         self.stop_reason = str(e)
         log.warning("Training stopped: %s", e)
+        if e.signal is not None:
+            self.interrupted_by = e.signal
+            self._call("on_interrupt")
     finally:
         self._call("on_fit_end")
-    if self.stop_reason and not self.stop_reason.startswith("the training loss"): log.info("Stopped: %s", self.stop_reason)
     return self.history
-
-for f in (_build_scheduler, fit): setattr(MLTrainer, f.__name__, f)
-
-# %% ../../nbs/07_training.trainer.ipynb #d93f9d1a
-STOP_SIGNALS = tuple(s for s in (getattr(signal, n, None) for n in ("SIGTERM", "SIGUSR1", "SIGINT")) if s is not None)
-
-@contextlib.contextmanager
-def _catching_stop_signals(self: MLTrainer):
-    if threading.current_thread() is not threading.main_thread(): yield; return  # signals reach the main thread only
-    self._signal, self._previous_handlers = None, {s: signal.getsignal(s) for s in STOP_SIGNALS}
-    def on_signal(signum, frame):
-        if self._signal is not None: _call_handler(self._previous_handlers[signum], signum)  # asked twice: at once
-        self._signal = signum
-    for s in STOP_SIGNALS: signal.signal(s, on_signal)
-    try: yield
-    finally:
-        for s, h in self._previous_handlers.items(): signal.signal(s, h)
-
-def _call_handler(handler, signum: int):
-    if callable(handler): handler(signum, None)
-    elif handler == signal.SIG_DFL:
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-
-def _stop_signal_received(self: MLTrainer) -> bool:
-    "Whether a stop signal arrived (under DDP: on any process, checked at log steps, when all processes sync anyway)."
-    received = getattr(self, "_signal", None) is not None
-    if self.world_size == 1: return received
-    if not self.should_log: return False
-    flag = all_reduce(torch.tensor([float(received)], device=self.device), "max")
-    if flag.item() and not received: self._signal = STOP_SIGNALS[0]
-    return bool(flag.item())
-
-def _save_interrupted(self: MLTrainer, batches_done: int, sums: torch.Tensor):
-    "Save the state after `batches_done` batches of this epoch to last.pt, then end the fit."
-    name = signal.Signals(self._signal).name
-    self.batches_done, self._partial = batches_done, sums.tolist()
-    ckpt = next((cb for cb in self.callbacks if isinstance(cb, ModelCheckpoint)), None)
-    if ckpt is not None and self.is_main: self.save_checkpoint(ckpt.last_path)
-    self.batches_done, self._partial, self.interrupted_by = 0, None, self._signal
-    where = f"saved {ckpt.last_path}; continue with training.resume=auto" if ckpt else "no ModelCheckpoint, nothing saved"
-    raise CancelFitException(f"{name} received: stopped after step {self.global_step} (epoch {self.epoch + 1}, "
-                             f"batch {batches_done}); {where}")
-
-def hand_over_signal(self: MLTrainer):
-    "After a fit ended by a signal (and the caller has closed what it opened), pass the signal on to its previous handler."
-    if self.interrupted_by is not None: _call_handler(self._previous_handlers[self.interrupted_by], self.interrupted_by)
-
-for f in (_catching_stop_signals, _stop_signal_received, _save_interrupted, hand_over_signal): setattr(MLTrainer, f.__name__, f)
-
-# %% ../../nbs/07_training.trainer.ipynb #a5177bad
-def resume_script(output_dir: str | Path, overrides: list[str], resume: str | Path | None = None) -> str:
-    "Python source that trains the config given by `overrides` into `output_dir` (from `resume`) and saves the final weights."
-    return f"""
-import torch
-from project_name.data.datasets import build_loaders
-from project_name.models.base import build_model
-from project_name.training.trainer import MLTrainer
-from project_name.utils.config import compose, seed_everything
-cfg = compose({[f"paths.output_dir={output_dir}", *overrides]!r})
-seed_everything(cfg.seed)
-loaders = build_loaders(cfg.data, seed=cfg.seed)
-trainer = MLTrainer(build_model(cfg.model, loaders.meta), cfg)
-history = trainer.fit(loaders.train, loaders.val, resume={str(resume) if resume else None!r})
-trainer.hand_over_signal()
-torch.save({{"model": trainer.model.state_dict(), "history": history}}, "{output_dir}/final.pt")
-"""

@@ -21,8 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 import project_name
 
 # %% auto #0
-__all__ = ['CONFIG_DIR_ENV', 'SECRET_KEY', 'find_config_dir', 'project_root', 'ConfigError', 'compose', 'get_device',
-           'seed_everything', 'redact_secrets', 'config_tree', 'print_config']
+__all__ = ['CONFIG_DIR_ENV', 'VALUE_CHECKS', 'SECRET_KEY', 'find_config_dir', 'project_root', 'ConfigError', 'compose',
+           'validate_config', 'get_device', 'seed_everything', 'redact_secrets', 'config_tree', 'print_config']
 
 # %% ../../nbs/00_utils.config.ipynb #e064962c
 CONFIG_DIR_ENV = "PROJECT_NAME_CONFIG_DIR"
@@ -101,6 +101,36 @@ def compose(overrides: Sequence[str] | str = (), # Hydra overrides: a list, or o
     try: return _compose(config_dir, config_name, overrides)
     except MissingConfigException as e: raise ConfigError(_explain_missing(e, config_dir)) from None
     except HydraException as e: raise ConfigError(_explain_override(e, overrides, config_dir, config_name)) from None
+
+# %% ../../nbs/00_utils.config.ipynb #0a1e9a85
+def _is_int(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
+def _is_number(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+VALUE_CHECKS = {  # config key: (check, what it must be)
+    "training.epochs": (lambda v: _is_int(v) and v > 0, "a positive integer"),
+    "training.batch_size": (lambda v: _is_int(v) and v > 0, "a positive integer"),
+    "training.log_interval": (lambda v: _is_int(v) and v > 0, "a positive integer"),
+    "training.grad_accum_steps": (lambda v: _is_int(v) and v > 0, "a positive integer"),
+    "training.learning_rate": (lambda v: _is_number(v) and v > 0, "a positive number"),
+    "training.weight_decay": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "training.grad_clip_norm": (lambda v: v is None or (_is_number(v) and v > 0), "null or a positive number"),
+    "training.precision": (lambda v: str(v) in ("32", "bf16", "bf16-mixed", "16", "16-mixed"), "one of 32, bf16, 16-mixed"),
+    "training.scheduler_interval": (lambda v: v in ("step", "epoch"), "step or epoch"),
+    "seed": (lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    "wandb.mode": (lambda v: v in ("online", "offline", "disabled", "shared"), "online, offline or disabled"),
+}
+
+def validate_config(cfg: DictConfig,
+                    names: dict[str, str] | None = None, # config key -> the name to use for it in messages
+                   ):
+    "Raise a `ConfigError` naming every value of `cfg` that a run cannot use."
+    names, problems = names or {}, []
+    for key, (ok, what) in VALUE_CHECKS.items():
+        try: value = OmegaConf.select(cfg, key, throw_on_missing=True)
+        except Exception as e: problems.append(f"{key}: {e}"); continue
+        if not ok(value):
+            problems.append(f"Parameter {names[key]}={value!r} must be {what} ({key})." if key in names else f"{key}={value!r} must be {what}.")
+    if problems: raise ConfigError("Invalid config:\n  " + "\n  ".join(problems))
 
 # %% ../../nbs/00_utils.config.ipynb #fe0a380b
 def get_device(spec: str = "auto") -> "torch.device":
