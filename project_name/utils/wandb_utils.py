@@ -32,13 +32,14 @@ def init_wandb(cfg, # the composed config: `wandb`, `experiment_name`, `paths.ou
     from omegaconf import OmegaConf
     w = cfg.get("wandb")
     if not w or w.get("mode") == "disabled": return None
+    extra = OmegaConf.to_container(w.settings) if w.get("settings") else {}  # what W&B records besides the metrics
     try:
         import wandb
         run = wandb.init(project=w.project, entity=w.get("entity"), name=cfg.get("experiment_name"),
                          tags=list(w.get("tags") or []), mode=w.get("mode", "offline"),
                          config=config if config is not None else OmegaConf.to_container(cfg, resolve=True),
                          dir=str(Path(cfg.paths.output_dir)), id=run_id, resume="allow" if run_id and resume_id else None,
-                         settings=wandb.Settings(init_timeout=timeout, silent=True))
+                         settings=wandb.Settings(init_timeout=timeout, silent=True, **extra))
     except Exception as e:
         warnings.warn(f"W&B could not start ({type(e).__name__}: {str(e).splitlines()[0]}); training goes on without it. "
                       "Set wandb.mode=offline to log locally, or wandb.mode=disabled to silence this.")
