@@ -5,6 +5,9 @@
 # %% ../nbs/16_notebook.ipynb #1da010db
 from __future__ import annotations
 
+import difflib
+import re
+import shlex
 from contextlib import contextmanager
 
 from omegaconf import DictConfig
@@ -12,7 +15,7 @@ from omegaconf import DictConfig
 from .utils.config import ConfigError, compose, validate_config
 
 # %% auto #0
-__all__ = ['NOTEBOOK_PARAMETERS', 'notebook_overrides', 'notebook_config', 'RunStatus']
+__all__ = ['NOTEBOOK_PARAMETERS', 'hydra_value', 'notebook_overrides', 'notebook_config', 'notebook_parameters', 'RunStatus']
 
 # %% ../nbs/16_notebook.ipynb #ad1da789
 NOTEBOOK_PARAMETERS = {  # parameter: the config key (or group) it sets
@@ -20,6 +23,14 @@ NOTEBOOK_PARAMETERS = {  # parameter: the config key (or group) it sets
     "seed": "seed", "model": "model", "data": "data", "experiment": "experiment",
     "output_dir": "paths.output_dir", "wandb_mode": "wandb.mode",
 }
+_PLAIN = re.compile(r"[A-Za-z0-9_.:/+-]+")
+
+def hydra_value(value) -> str:
+    "`value` as Hydra's override grammar reads it back unchanged: strings quoted unless plain."
+    if not isinstance(value, str) or _PLAIN.fullmatch(value): return str(value)
+    body = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)  # in quotes, backslashes escape only before a quote
+    body = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, body)          # ... and before the closing one
+    return f"'{body}'"
 
 def notebook_overrides(params: dict, # notebook parameters; None means "as the config says"
                        overrides: list[str] | str = (), # more Hydra overrides: a list, or one space-separated string
@@ -27,14 +38,27 @@ def notebook_overrides(params: dict, # notebook parameters; None means "as the c
     "Hydra overrides from the experiment notebook's parameters and its `overrides`."
     if unknown := sorted(set(params) - set(NOTEBOOK_PARAMETERS)):
         raise ConfigError(f"Unknown parameter {unknown[0]!r}: use one of {sorted(NOTEBOOK_PARAMETERS)}.")
-    if isinstance(overrides, str): overrides = overrides.split()
-    return [f"{NOTEBOOK_PARAMETERS[k]}={v}" for k, v in params.items() if v is not None] + list(overrides)
+    if isinstance(overrides, str): overrides = shlex.split(overrides)
+    return [f"{NOTEBOOK_PARAMETERS[k]}={hydra_value(v)}" for k, v in params.items() if v is not None] + list(overrides)
 
 def notebook_config(params: dict, overrides: list[str] | str = (), extra: list[str] = ()) -> DictConfig:
     "The config that the parameters, `overrides` and `extra` overrides ask for, its values checked."
     cfg = compose([*extra, *notebook_overrides(params, overrides)])
     validate_config(cfg, names={key: name for name, key in NOTEBOOK_PARAMETERS.items() if params.get(name) is not None})
     return cfg
+
+# %% ../nbs/16_notebook.ipynb #d8dea0ad
+def notebook_parameters(namespace: dict, # the notebook's globals()
+                        known: set,      # the names it had before its parameters cell
+                       ) -> tuple[dict, list[str] | str]:
+    "The parameters set in `namespace` since `known` (and `overrides`); any other new name is an error."
+    new = {k: v for k, v in namespace.items() if k not in known and not k.startswith("_")}
+    allowed = [*NOTEBOOK_PARAMETERS, "overrides"]
+    for name in sorted(set(new) - set(allowed)):
+        close = difflib.get_close_matches(name, allowed, n=1)
+        raise ConfigError(f"Unknown parameter {name!r}." + (f" Did you mean {close[0]!r}?" if close else "") +
+                          f" Parameters: {', '.join(allowed)}.")
+    return {k: new.get(k) for k in NOTEBOOK_PARAMETERS}, new.get("overrides", [])
 
 # %% ../nbs/16_notebook.ipynb #101c4b20
 class RunStatus:

@@ -212,6 +212,15 @@ def run(cfg: DictConfig,
     return _fit_and_test(trainer, loaders, resume, out_dir, wandb_run, bool(cfg.wandb.get("log_artifacts")))
 
 # %% ../nbs/10_pipeline.ipynb #3b59f515
+def _user_error(e: BaseException | None) -> ConfigError | None:
+    "The `ConfigError` behind `e`, if there is one (Hydra wraps what a `_target_` raises)."
+    while e is not None and not isinstance(e, ConfigError): e = e.__cause__
+    return e
+
+def _exit_with_message(error: ConfigError):
+    print(f"Error: {error}", file=sys.stderr)
+    sys.exit(2)
+
 @hydra.main(config_path=str(find_config_dir()), config_name="config", version_base=None)
 def main(cfg: DictConfig) -> float | None:
     "The Hydra entry point: run the experiment in Hydra's output directory."
@@ -219,6 +228,9 @@ def main(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     with open_dict(cfg): cfg.paths.output_dir = hc.runtime.output_dir
     try: metrics = run(cfg, overrides=list(hc.overrides.task))
+    except Exception as e:
+        if (error := _user_error(e)) is None or os.environ.get("HYDRA_FULL_ERROR") == "1": raise
+        _exit_with_message(error)
     finally:
         if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
     return metrics.get(cfg.optimized_metric) if cfg.get("optimized_metric") else None
@@ -228,7 +240,7 @@ def cli(argv: list[str] | None = None):
     args = sys.argv[1:] if argv is None else argv
     if args and not any(a.startswith("-") or a.startswith("hydra") for a in args):
         try: compose(args)
-        except ConfigError as e: sys.exit(f"Error in the overrides: {e}")
+        except ConfigError as e: _exit_with_message(e)
     if int(os.environ.get("RANK", "0")) > 0:  # under torchrun only rank 0 gets a Hydra run directory and log
         sys.argv += [f"hydra.run.dir={tempfile.mkdtemp(prefix='project_name-rank')}", "hydra/job_logging=disabled"]
     main()

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, TensorDataset
 
 from .transforms import Pipeline, build_transforms
+from ..utils.config import ConfigError
 
 # %% auto #0
 __all__ = ['IMAGE_EXTENSIONS', 'DataSplits', 'stratified_split', 'load_digits', 'load_torchvision', 'read_image', 'ImageFiles',
@@ -43,7 +44,7 @@ def stratified_split(labels, fractions: tuple[float, ...], seed: int) -> list[np
     "Split indices of `labels` into parts of the given `fractions` (the rest goes first), each class in proportion where it can."
     from sklearn.model_selection import train_test_split
     if any(f < 0 for f in fractions) or sum(fractions) >= 1:
-        raise ValueError(f"Split fractions {list(fractions)} must be >= 0 and sum to less than 1.")
+        raise ConfigError(f"Split fractions {list(fractions)} must be >= 0 and sum to less than 1.")
     labels = np.asarray(labels)
     rest, parts = np.arange(len(labels)), []
     for i, frac in enumerate(fractions):
@@ -87,7 +88,7 @@ def _torchvision_split(cls, root: Path, train: bool, download: bool):
     try: return cls(root=str(root), train=train, download=download)
     except (RuntimeError, OSError) as e:
         how = ("the download failed" if download else "download is off (data.download=false)")
-        raise FileNotFoundError(
+        raise ConfigError(
             f"{name} files not found in {root} and {how}: {e}\nPut the files at "
             f"{root}/{_EXPECTED_FILES.get(name, name)} (as torchvision's {name} downloads them), "
             f"or run once with data.download=true on a machine with internet access and copy {root} here.") from None
@@ -125,7 +126,7 @@ def read_image(path: Path | str, image_size: int, channels: int = 3) -> torch.Te
             img = img.convert("RGB" if channels == 3 else "L").resize((image_size, image_size), Image.BILINEAR)
             arr = np.asarray(img, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise ValueError(f"Cannot read image file {path}: {e}. Remove or replace it.") from None
+        raise ConfigError(f"Cannot read image file {path}: {e}. Remove or replace it.") from None
     t = torch.from_numpy(arr.copy())
     return (t[None] if t.ndim == 2 else t.permute(2, 0, 1)).float().div_(255)
 
@@ -143,23 +144,23 @@ def _scan(folder: Path, classes: list[str] | None = None) -> tuple[list[tuple[st
     "The (path, label) pairs and class names of an ImageFolder-style `folder`."
     from torchvision.datasets import ImageFolder
     if not folder.is_dir():
-        raise FileNotFoundError(f"Image folder {folder} does not exist: put your images in {folder}/<class>/*.png.")
+        raise ConfigError(f"Image folder {folder} does not exist: put your images in {folder}/<class>/*.png.")
     empty = [p.name for p in sorted(folder.iterdir()) if p.is_dir()
              and not any(f.suffix.lower() in IMAGE_EXTENSIONS for f in p.rglob("*"))]
-    if empty: raise FileNotFoundError(f"Class folder(s) {', '.join(empty)} in {folder} hold no images ({', '.join(IMAGE_EXTENSIONS)}).")
+    if empty: raise ConfigError(f"Class folder(s) {', '.join(empty)} in {folder} hold no images ({', '.join(IMAGE_EXTENSIONS)}).")
     try: found = ImageFolder(str(folder), loader=lambda p: p, is_valid_file=lambda p: p.lower().endswith(IMAGE_EXTENSIONS))
-    except FileNotFoundError as e: raise FileNotFoundError(f"No class folders with images in {folder}: {e}") from None
+    except FileNotFoundError as e: raise ConfigError(f"No class folders with images in {folder}: {e}") from None
     if classes is not None and found.classes != classes:
-        raise ValueError(f"{folder} has classes {found.classes}, but the train split has {classes}.")
+        raise ConfigError(f"{folder} has classes {found.classes}, but the train split has {classes}.")
     return [(str(p), int(y)) for p, y in found.samples], found.classes
 
 def _check_images(samples):
     from PIL import Image
     for path, _ in samples:
-        if Path(path).stat().st_size == 0: raise ValueError(f"Image file {path} is empty (0 bytes). Remove or replace it.")
+        if Path(path).stat().st_size == 0: raise ConfigError(f"Image file {path} is empty (0 bytes). Remove or replace it.")
         try:
             with Image.open(path) as img: img.verify()
-        except Exception as e: raise ValueError(f"Cannot read image file {path}: {e}. Remove or replace it.") from None
+        except Exception as e: raise ConfigError(f"Cannot read image file {path}: {e}. Remove or replace it.") from None
 
 def _check_class_sizes(folder: Path, samples, classes, val_fraction: float, test_fraction: float):
     "Every class needs at least one image's worth of each fraction, so that each split can hold one of its images."
@@ -170,7 +171,7 @@ def _check_class_sizes(folder: Path, samples, classes, val_fraction: float, test
     small = [f"'{c}' ({n} image{'' if n == 1 else 's'})" for c, n in zip(classes, counts.tolist()) if n < need]
     if small:
         asked = " and ".join(f"{k}={f}" for k, f in fractions.items())
-        raise ValueError(f"Too few images in class folder(s) {', '.join(small)} of {folder} to split with {asked}: "
+        raise ConfigError(f"Too few images in class folder(s) {', '.join(small)} of {folder} to split with {asked}: "
                          f"each class needs at least {need} so that every split can get one. "
                          f"Add images, lower the fractions, or give train/ val/ test/ folders.")
 
@@ -188,12 +189,12 @@ def load_imagefolder(root: str | Path,          # data/raw/<name>: class folders
                     ) -> DataSplits:
     "A folder of class folders of images, split by its train/val/test folders or by fractions and `seed`."
     root = Path(root)
-    if channels not in (1, 3): raise ValueError(f"channels={channels}: use 1 (grayscale) or 3 (RGB).")
+    if channels not in (1, 3): raise ConfigError(f"channels={channels}: use 1 (grayscale) or 3 (RGB).")
     if (root/"train").is_dir():
         train, classes = _scan(root/"train")
         splits = {"train": train}
         for s in ("val", "test"):
-            if not (root/s).is_dir(): raise FileNotFoundError(f"{root} has a train/ folder but no {s}/ folder: add {root/s}/<class>/ images.")
+            if not (root/s).is_dir(): raise ConfigError(f"{root} has a train/ folder but no {s}/ folder: add {root/s}/<class>/ images.")
             splits[s] = _scan(root/s, classes)[0]
         for s in splits.values(): _check_images(s)
     else:

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
 
+from ..utils.config import ConfigError
+
 # %% auto #0
 __all__ = ['Normalize', 'RandomFlip', 'RandomPadCrop', 'Pipeline', 'build_transforms']
 
@@ -27,12 +29,12 @@ class Normalize:
     "Subtract `mean` and divide by `std`, per channel."
     def __init__(self, mean: Sequence[float], std: Sequence[float]):
         self.mean, self.std = torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
-        if (self.std <= 0).any(): raise ValueError(f"Normalize: every std must be positive, got {list(std)}.")
+        if (self.std <= 0).any(): raise ConfigError(f"Normalize: every std must be positive, got {list(std)}.")
 
     @_as_batch
     def __call__(self, x, generator=None):
         if x.shape[1] != len(self.mean):
-            raise ValueError(f"Normalize has {len(self.mean)} channel(s) of mean/std but the images have {x.shape[1]}.")
+            raise ConfigError(f"Normalize has {len(self.mean)} channel(s) of mean/std but the images have {x.shape[1]}.")
         mean, std = self.mean.to(x.device)[:, None, None], self.std.to(x.device)[:, None, None]
         return (x - mean) / std
 
@@ -40,7 +42,7 @@ class Normalize:
 class RandomFlip:
     "Flip each image left-right with probability `p`."
     def __init__(self, p: float = 0.5):
-        if not 0 <= p <= 1: raise ValueError(f"RandomFlip: p must be in [0, 1], got {p}.")
+        if not 0 <= p <= 1: raise ConfigError(f"RandomFlip: p must be in [0, 1], got {p}.")
         self.p = p
 
     @_as_batch
@@ -51,7 +53,7 @@ class RandomFlip:
 class RandomPadCrop:
     "Pad by `padding` pixels (reflecting the border) and crop back to the original size at a random offset."
     def __init__(self, padding: int = 4, mode: str = "reflect"):
-        if padding < 0: raise ValueError(f"RandomPadCrop: padding must be >= 0, got {padding}.")
+        if padding < 0: raise ConfigError(f"RandomPadCrop: padding must be >= 0, got {padding}.")
         self.padding, self.mode = padding, mode
 
     @_as_batch

@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..utils.config import ConfigError
+
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'build_model', 'count_parameters', 'model_summary', 'load_checkpoint', 'load_state', 'load_model']
 
@@ -32,7 +34,7 @@ def build_model(model_cfg, # the `model` node of the config: `_target_` and its 
         if cfg[key] is None: cfg[key] = actual
         elif cfg[key] != actual:
             what = {"in_channels": "channel(s)", "num_classes": "classes", "image_size": "pixels per side"}[key]
-            raise ValueError(f"model.{key}={cfg[key]} does not match the data: {meta['name']} has {actual} {what}. "
+            raise ConfigError(f"model.{key}={cfg[key]} does not match the data: {meta['name']} has {actual} {what}. "
                              f"Remove the override or set model.{key}={actual}.")
     _check_arguments(cfg)
     return instantiate(cfg)
@@ -45,7 +47,7 @@ def _check_arguments(cfg: dict):
     if any(p.kind == p.VAR_KEYWORD for p in params.values()): return
     unknown = sorted(k for k in cfg if not k.startswith("_") and k not in params)
     if unknown:
-        raise ValueError(f"model.{unknown[0]} is not an argument of {cfg['_target_']} (it takes {', '.join(params)}). "
+        raise ConfigError(f"model.{unknown[0]} is not an argument of {cfg['_target_']} (it takes {', '.join(params)}). "
                          "An experiment preset written for another model, or an override, set it: remove it or choose that model.")
 
 # %% ../../nbs/04_models.base.ipynb #a3a62368
@@ -81,13 +83,13 @@ CHECKPOINT_FORMAT = "project_name.checkpoint.v1"
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
     "Our checkpoint at `path`, loaded safely; anything else is a clear error."
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"Checkpoint {path} does not exist.")
+    if not path.is_file(): raise ConfigError(f"Checkpoint {path} does not exist.")
     try: ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
-        raise ValueError(f"Cannot load checkpoint {path}: it is truncated, corrupt or not a tensor-only file "
+        raise ConfigError(f"Cannot load checkpoint {path}: it is truncated, corrupt or not a tensor-only file "
                          f"({type(e).__name__}: {str(e).splitlines()[0][:200]}).") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint written by this project's trainer.")
+        raise ConfigError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint written by this project's trainer.")
     return ckpt
 
 def load_state(model: nn.Module, state: dict, source: str = "the checkpoint"):
@@ -96,7 +98,7 @@ def load_state(model: nn.Module, state: dict, source: str = "the checkpoint"):
     missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
     wrong = [k for k in set(own) & set(state) if own[k].shape != state[k].shape]
     if missing or unexpected or wrong:
-        raise ValueError(f"{source} holds weights of another architecture than {type(model).__name__}: "
+        raise ConfigError(f"{source} holds weights of another architecture than {type(model).__name__}: "
                          f"missing {missing[:3]}, unexpected {unexpected[:3]}, other shapes {sorted(wrong)[:3]}.")
     model.load_state_dict(state)
 

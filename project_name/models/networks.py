@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..utils.config import ConfigError
+
 # %% auto #0
 __all__ = ['conv_block', 'SmallCNN', 'MLP', 'pretrained_state', 'resnet18']
 
@@ -52,17 +54,17 @@ def pretrained_state(weights: str, arch: str = "resnet18", download: bool = True
     from torchvision.models import get_model_weights
     try: w = get_model_weights(arch)[weights]
     except KeyError:
-        raise ValueError(f"Unknown weights {weights!r} for {arch}: use one of {[x.name for x in get_model_weights(arch)]} or null.") from None
+        raise ConfigError(f"Unknown weights {weights!r} for {arch}: use one of {[x.name for x in get_model_weights(arch)]} or null.") from None
     cached = Path(torch.hub.get_dir())/"checkpoints"/Path(w.url).name
     if cached.is_file(): return torch.load(cached, map_location="cpu", weights_only=True)
     fetch = (f"On a machine with internet access run `python -c \"import torchvision; torchvision.models.{arch}(weights='{weights}')\"` "
              f"and copy {cached.name} from its torch hub cache to {cached.parent}.")
-    if not download: raise FileNotFoundError(f"Pretrained weights {arch} {weights} are not in {cached.parent}, and download is off. {fetch}")
+    if not download: raise ConfigError(f"Pretrained weights {arch} {weights} are not in {cached.parent}, and download is off. {fetch}")
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)  # no unbounded wait on a closed network
     try: return w.get_state_dict(progress=False)
     except Exception as e:
-        raise FileNotFoundError(f"Pretrained weights {arch} {weights} are not in {cached.parent} and could not be downloaded "
+        raise ConfigError(f"Pretrained weights {arch} {weights} are not in {cached.parent} and could not be downloaded "
                                 f"({type(e).__name__}: {e}). {fetch}") from None
     finally: socket.setdefaulttimeout(old)
 

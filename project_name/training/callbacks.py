@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from ..utils.distributed import all_reduce
+from ..utils.config import ConfigError
 from ..utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -75,7 +76,7 @@ class ProgressBar(Callback):
     "A tqdm bar per epoch, or one line per epoch where the output is not interactive."
     order = 90
     def __init__(self, style: str = "auto"): # auto, bar or lines
-        if style not in ("auto", "bar", "lines"): raise ValueError(f"ProgressBar style={style!r}: use auto, bar or lines.")
+        if style not in ("auto", "bar", "lines"): raise ConfigError(f"ProgressBar style={style!r}: use auto, bar or lines.")
         self.style, self.bar = style, None
 
     def _resolved_style(self) -> str:
@@ -112,17 +113,17 @@ def _improved(value: float, best: float | None, mode: str, min_delta: float) -> 
     return value < best - min_delta if mode == "min" else value > best + min_delta
 
 def _check_mode(mode: str, who: str):
-    if mode not in ("min", "max"): raise ValueError(f"{who} mode={mode!r}: use min or max.")
+    if mode not in ("min", "max"): raise ConfigError(f"{who} mode={mode!r}: use min or max.")
 
 def _check_monitor(trainer, monitor: str, who: str):
     "At the start of a fit: `monitor` must be one of the metrics the trainer will record."
     names = getattr(trainer, "metric_names", None)
     if names is not None and monitor not in names:
-        raise KeyError(f"{who} monitors {monitor!r}, which is not a metric of this fit: use one of {sorted(names)}.")
+        raise ConfigError(f"{who} monitors {monitor!r}, which is not a metric of this fit: use one of {sorted(names)}.")
 
 def _monitored(trainer, monitor: str, who: str) -> float:
     if monitor not in trainer.metrics:
-        raise KeyError(f"{who} monitors {monitor!r}, which is not a metric of this fit: use one of {sorted(trainer.metrics)}.")
+        raise ConfigError(f"{who} monitors {monitor!r}, which is not a metric of this fit: use one of {sorted(trainer.metrics)}.")
     return trainer.metrics[monitor]
 
 class EarlyStopping(Callback):

@@ -22,7 +22,7 @@ from ..models.base import load_checkpoint as read_checkpoint
 from fastcore.basics import patch
 
 from .callbacks import EVENTS, Callback, CancelFitException, atomic_save, build_callbacks, callbacks_for
-from ..utils.config import get_device, redact_secrets
+from ..utils.config import ConfigError, get_device, redact_secrets
 from ..utils.distributed import all_reduce, rank, world_size
 from ..utils.logging import get_logger
 
@@ -36,7 +36,7 @@ def autocast_dtype(precision: str | int, device: torch.device) -> torch.dtype | 
     "The autocast dtype for `precision` on `device`, or None for fp32."
     p = str(precision).removesuffix("-mixed").removesuffix("-true")
     if p in ("32", "fp32"): return None
-    if p not in ("bf16", "16", "fp16"): raise ValueError(f"training.precision={precision!r}: use 32, bf16 or 16-mixed.")
+    if p not in ("bf16", "16", "fp16"): raise ConfigError(f"training.precision={precision!r}: use 32, bf16 or 16-mixed.")
     dtype = torch.bfloat16 if p == "bf16" else torch.float16
     supported = {"cuda": dtype != torch.bfloat16 or torch.cuda.is_bf16_supported(),
                  "cpu": dtype == torch.bfloat16, "mps": dtype == torch.float16}.get(device.type, False)
@@ -65,7 +65,7 @@ def _limit(n_batches: int, limit) -> int:
     if limit is None: return n_batches
     if isinstance(limit, float) and 0 < limit <= 1: return max(1, int(n_batches * limit))
     if isinstance(limit, int) and limit > 0: return min(n_batches, limit)
-    raise ValueError(f"training.limit_batches={limit!r}: use a number of batches (int > 0) or a fraction in (0, 1].")
+    raise ConfigError(f"training.limit_batches={limit!r}: use a number of batches (int > 0) or a fraction in (0, 1].")
 
 def _set_epoch(loader, seed: int, epoch: int):
     loader.sampler.set_epoch(epoch)
@@ -248,7 +248,7 @@ def checkpoint_state(self: MLTrainer) -> dict:
 def _check_same_schedule(current: dict, saved: dict, path):
     for key in ("total_steps", "T_max"):
         if key in saved and saved[key] != current.get(key):
-            raise ValueError(f"{path} was trained on a schedule of {saved[key]} steps, and this fit has {current.get(key)}: "
+            raise ConfigError(f"{path} was trained on a schedule of {saved[key]} steps, and this fit has {current.get(key)}: "
                              "training.epochs, limit_batches or grad_accum_steps changed since. Resume with the checkpoint's "
                              "settings to continue it exactly, or train without the scheduler (~training.scheduler).")
 
@@ -296,7 +296,7 @@ def _build_scheduler(self: MLTrainer, total_steps: int):
     extra = {k: total_steps for k in ("total_steps", "T_max") if k in params and k not in getattr(make, "keywords", {})}
     try: return make(self.optimizer, **extra)
     except ZeroDivisionError:
-        raise ValueError(f"training.scheduler ({self.training.scheduler._target_}) cannot schedule a fit of only {total_steps} "
+        raise ConfigError(f"training.scheduler ({self.training.scheduler._target_}) cannot schedule a fit of only {total_steps} "
                          "steps: train longer, or remove it with ~training.scheduler.") from None
 
 @patch

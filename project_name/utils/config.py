@@ -12,11 +12,14 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+
 from hydra import compose as hydra_compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 import project_name
 
@@ -101,6 +104,7 @@ def compose(overrides: Sequence[str] | str = (), # Hydra overrides: a list, or o
     try: return _compose(config_dir, config_name, overrides)
     except MissingConfigException as e: raise ConfigError(_explain_missing(e, config_dir)) from None
     except HydraException as e: raise ConfigError(_explain_override(e, overrides, config_dir, config_name)) from None
+    except yaml.YAMLError as e: raise ConfigError(f"A config file is not valid YAML: {e}") from None
 
 # %% ../../nbs/00_utils.config.ipynb #0a1e9a85
 def _is_int(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
@@ -130,6 +134,10 @@ def validate_config(cfg: DictConfig,
         except Exception as e: problems.append(f"{key}: {e}"); continue
         if not ok(value):
             problems.append(f"Parameter {names[key]}={value!r} must be {what} ({key})." if key in names else f"{key}={value!r} must be {what}.")
+    try: OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves: environment variables, other keys
+    except OmegaConfBaseException as e:
+        why = re.sub(r"^\w+ raised while resolving interpolation: ", "", str(e).splitlines()[0]).strip('"')
+        problems.append(f"{e.full_key}: {why}.")
     if problems: raise ConfigError("Invalid config:\n  " + "\n  ".join(problems))
 
 # %% ../../nbs/00_utils.config.ipynb #fe0a380b
@@ -142,16 +150,16 @@ def get_device(spec: str = "auto") -> "torch.device":
         if torch.backends.mps.is_available(): return torch.device("mps")
         return torch.device("cpu")
     try: device = torch.device(spec)
-    except RuntimeError: raise ValueError(f"device={spec!r} is not a device: use auto, cpu, cuda, cuda:N or mps.") from None
+    except RuntimeError: raise ConfigError(f"device={spec!r} is not a device: use auto, cpu, cuda, cuda:N or mps.") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError(f"device={spec!r} was asked for, but CUDA is not available here: use device=auto or device=cpu.")
+            raise ConfigError(f"device={spec!r} was asked for, but CUDA is not available here: use device=auto or device=cpu.")
         if (device.index or 0) >= torch.cuda.device_count():
-            raise RuntimeError(f"device={spec!r} was asked for, but this machine has {torch.cuda.device_count()} CUDA device(s).")
+            raise ConfigError(f"device={spec!r} was asked for, but this machine has {torch.cuda.device_count()} CUDA device(s).")
     elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError(f"device={spec!r} was asked for, but MPS is not available here: use device=auto or device=cpu.")
+        raise ConfigError(f"device={spec!r} was asked for, but MPS is not available here: use device=auto or device=cpu.")
     elif device.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device={spec!r} is not supported: use auto, cpu, cuda, cuda:N or mps.")
+        raise ConfigError(f"device={spec!r} is not supported: use auto, cpu, cuda, cuda:N or mps.")
     return device
 
 # %% ../../nbs/00_utils.config.ipynb #c843ab38
@@ -162,7 +170,7 @@ def seed_everything(seed: int,                  # the one seed for python, numpy
     import numpy as np
     import torch
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed={seed!r}: the seed must be an integer in [0, 2**32).")
+        raise ConfigError(f"seed={seed!r}: the seed must be an integer in [0, 2**32).")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
