@@ -147,6 +147,14 @@ def _seeded_device(cfg: DictConfig, world: int) -> torch.device:
     if device.type == "cuda": torch.backends.cudnn.benchmark = bool(cfg.training.cudnn_benchmark)
     return device
 
+def _resume_checkpoint(resume: Path | None, model) -> dict | None:
+    "The checkpoint to continue from, its weights loaded into `model`: one of another model fails here, before anything is written."
+    from project_name.models.base import load_checkpoint, load_state
+    if resume is None: return None
+    ckpt = load_checkpoint(resume)
+    load_state(model, ckpt["model"], str(resume))
+    return ckpt
+
 def _claim_run_dir(cfg: DictConfig, out_dir: Path, resume: Path | None, rank: int) -> Path:
     "The resumed run's directory, or one claimed for this run by rank 0 (`<dir>_N` when `<dir>` holds another run)."
     if resume is not None or _died_before_first_checkpoint(cfg, out_dir): return out_dir
@@ -188,7 +196,7 @@ def run(cfg: DictConfig,
        ) -> dict:
     "Train and test the experiment `cfg`; write its outputs to its run directory and return its metrics."
     from project_name.data.datasets import build_loaders
-    from project_name.models.base import build_model, load_checkpoint
+    from project_name.models.base import build_model
     from project_name.training.callbacks import WandbCallback, build_callbacks
     from project_name.training.trainer import MLTrainer
     from project_name.utils.wandb_utils import start_wandb
@@ -200,13 +208,13 @@ def run(cfg: DictConfig,
     device = _seeded_device(cfg, world)
     loaders = build_loaders(cfg.data, device=device, seed=cfg.seed, rank=rank, world_size=world)
     model = build_model(cfg.model, loaders.meta)
+    ckpt = _resume_checkpoint(resume, model)
     out_dir = _claim_run_dir(cfg, out_dir, resume, rank)     # only now: the data and the model are known to work
     job_log.write_to(out_dir)
     cfg, config = _pinned(cfg, out_dir, loaders.meta)
     if resume is None and rank == 0: _write_run_config(out_dir, config, overrides)
     log.info("Run directory: %s%s%s", out_dir, f" (resuming {resume})" if resume else "", f"; {world} processes" if world > 1 else "")
-    wandb_id = load_checkpoint(resume)["wandb_run_id"] if resume else None
-    wandb_run = start_wandb(cfg, config=config, run_id=wandb_id) if rank == 0 else None
+    wandb_run = start_wandb(cfg, config=config, run_id=ckpt and ckpt["wandb_run_id"]) if rank == 0 else None
     callbacks = build_callbacks(cfg) + ([WandbCallback(wandb_run)] if wandb_run is not None else [])
     trainer = MLTrainer(model, cfg, callbacks=callbacks, device=device, wandb_run=wandb_run, config=config)
     return _fit_and_test(trainer, loaders, resume, out_dir, wandb_run, bool(cfg.wandb.get("log_artifacts")))
@@ -227,7 +235,7 @@ def main(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     hc = HydraConfig.get()
     with open_dict(cfg): cfg.paths.output_dir = hc.runtime.output_dir
-    try: metrics = run(cfg, overrides=list(hc.overrides.task))
+    try: metrics = run(cfg, overrides=OmegaConf.to_container(hc.overrides.task))  # as typed: ${...} not resolved
     except Exception as e:
         if (error := _user_error(e)) is None or os.environ.get("HYDRA_FULL_ERROR") == "1": raise
         _exit_with_message(error)
