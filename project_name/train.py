@@ -155,6 +155,13 @@ def _resume_checkpoint(resume: Path | None, model) -> dict | None:
     load_state(model, ckpt["model"], str(resume))
     return ckpt
 
+def _missing_from_wandb(cfg: DictConfig, out_dir: Path, ckpt: dict | None) -> list[tuple[dict, int]]:
+    "The (row, step) pairs of the checkpoint's history that its offline W&B run lacks: a kill loses what W&B had not written."
+    from project_name.utils.wandb_utils import logged_epochs
+    if ckpt is None or not ckpt.get("wandb_run_id") or cfg.wandb.get("mode") != "offline": return []
+    have = logged_epochs(out_dir, ckpt["wandb_run_id"])
+    return [(row, step) for row, step in zip(ckpt["history"], ckpt.get("epoch_steps", [])) if row["epoch"] not in have]
+
 def _claim_run_dir(cfg: DictConfig, out_dir: Path, resume: Path | None, rank: int) -> Path:
     "The resumed run's directory, or one claimed for this run by rank 0 (`<dir>_N` when `<dir>` holds another run)."
     if resume is not None or _died_before_first_checkpoint(cfg, out_dir): return out_dir
@@ -214,8 +221,10 @@ def run(cfg: DictConfig,
     cfg, config = _pinned(cfg, out_dir, loaders.meta)
     if resume is None and rank == 0: _write_run_config(out_dir, config, overrides)
     log.info("Run directory: %s%s%s", out_dir, f" (resuming {resume})" if resume else "", f"; {world} processes" if world > 1 else "")
+    missing = _missing_from_wandb(cfg, out_dir, ckpt) if rank == 0 else []  # read before this run adds its own files
     wandb_run = start_wandb(cfg, config=config, run_id=ckpt and ckpt["wandb_run_id"]) if rank == 0 else None
     callbacks = build_callbacks(cfg) + ([WandbCallback(wandb_run)] if wandb_run is not None else [])
+    for row, step in missing: callbacks[-1].log_epoch(row, step)  # the W&B callback, last
     trainer = MLTrainer(model, cfg, callbacks=callbacks, device=device, wandb_run=wandb_run, config=config)
     return _fit_and_test(trainer, loaders, resume, out_dir, wandb_run, bool(cfg.wandb.get("log_artifacts")))
 

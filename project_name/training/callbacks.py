@@ -293,6 +293,7 @@ class WandbCallback(Callback):
     def on_batch_end(self):
         t = self.trainer
         if t.should_log: self.run.log({"batch_loss": t.loss.item(), **t.step_logs}, step=t.global_step)
-    def on_epoch_end(self):
-        m = self.trainer.metrics
-        self.run.log({"epoch_loss": m["train_loss"], **m}, step=self.trainer.global_step)
+    def on_epoch_end(self): self.log_epoch(self.trainer.metrics, self.trainer.global_step)
+    def log_epoch(self, metrics: dict, step: int):
+        "Log one epoch's row of the history (a resumed run also sends those a kill kept from W&B)."
+        self.run.log({"epoch_loss": metrics["train_loss"], **metrics}, step=step)

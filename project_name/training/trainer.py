@@ -110,6 +110,7 @@ class MLTrainer:
         self.epoch_done = False    # the current epoch has trained and validated
         self.global_step = 0       # optimizer steps
         self.history = []          # one dict of metrics per epoch
+        self.epoch_steps = []      # the global step at the end of each epoch (its W&B row's step)
         self.metrics = {}          # the last epoch's
         # the current batch
         self.batches_per_epoch = 0
@@ -239,7 +240,7 @@ def checkpoint_state(self: MLTrainer) -> dict:
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "scaler": self.scaler.state_dict(), "epoch": self.epoch + self.epoch_done,
             "batch_in_epoch": self.batch_idx + 1 if mid_epoch else 0, "partial": self.epoch_sums.tolist() if mid_epoch else None,
-            "global_step": self.global_step, "history": self.history,
+            "global_step": self.global_step, "history": self.history, "epoch_steps": self.epoch_steps,
             "callbacks": {cb.name: cb.state_dict() for cb in self.callbacks}, "config": self.config_dict,
             "wandb_run_id": getattr(self.wandb_run, "id", None), "rng": rng_state(),
             "loaders": {k: l.generator.get_state() for k, l in self._loaders.items()
@@ -268,6 +269,7 @@ def load_checkpoint(self: MLTrainer, path: str | Path):
         self.scheduler.load_state_dict(ckpt["scheduler"])
     self.scaler.load_state_dict(ckpt["scaler"])
     self.epoch, self.global_step, self.history = ckpt["epoch"], ckpt["global_step"], ckpt["history"]
+    self.epoch_steps = ckpt.get("epoch_steps", [])
     for cb in self.callbacks:
         if cb.name in ckpt["callbacks"]: cb.load_state_dict(ckpt["callbacks"][cb.name])
     for k, state in ckpt.get("loaders", {}).items():
@@ -326,6 +328,7 @@ def fit(self: MLTrainer, train_loader, val_loader=None,
             if val_loader is not None: metrics |= self.validate(val_loader)
             self.metrics = {"epoch": self.epoch + 1, **metrics, "lr": self.optimizer.param_groups[0]["lr"]}
             self.history.append(self.metrics)
+            self.epoch_steps.append(self.global_step)
             self.epoch_done = True
             if self.scheduler is not None and t.scheduler_interval == "epoch": self.scheduler.step()
             self._call("on_validation_end")

@@ -17,7 +17,8 @@ from .logging import get_logger
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SUMMARIES', 'init_wandb', 'BackgroundRun', 'start_wandb', 'WandbLogger', 'log_model_artifact']
+__all__ = ['log', 'SUMMARIES', 'init_wandb', 'read_offline_run', 'offline_run_dirs', 'logged_epochs', 'BackgroundRun',
+           'start_wandb', 'WandbLogger', 'log_model_artifact']
 
 # %% ../../nbs/09_utils.wandb_utils.ipynb #fdc6a9b6
 SUMMARIES = {"val_accuracy": "max", "val_loss": "min", "train_loss": "min", "epoch_loss": "min"}
@@ -46,6 +47,80 @@ def init_wandb(cfg, # the composed config: `wandb`, `experiment_name`, `paths.ou
         return None
     for metric, summary in SUMMARIES.items(): run.define_metric(metric, summary=summary)
     return run
+
+# %% ../../nbs/09_utils.wandb_utils.ipynb #7b9f07fa
+def _records(path: Path):
+    "The raw records of a `.wandb` file."
+    data, block, pos, buf = path.read_bytes(), 32768, 7, b""
+    if data[:4] != b":W&B": raise ValueError(f"{path} is not a W&B run file.")
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        if left < 7: pos += left; continue
+        _, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
+        if kind == 0: pos += left; continue  # padding to the end of the block
+        chunk, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+        if kind == 1: yield chunk          # a whole record
+        elif kind == 2: buf = chunk        # first, middle and last pieces of a long one
+        elif kind == 3: buf += chunk
+        elif kind == 4: yield buf + chunk
+
+def _items(items) -> dict:
+    "Nested dicts from W&B's items, whose keys are paths (`nested_key`) or plain (`key`)."
+    out = {}
+    for i in items:
+        *parents, last = list(i.nested_key) or [i.key]
+        node = out
+        for p in parents: node = node.setdefault(p, {})
+        node[last] = json.loads(i.value_json)
+    return out
+
+def _merge(into: dict, update: dict):
+    for k, v in update.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict): _merge(into[k], v)
+        else: into[k] = v
+
+def _parse(path: Path) -> dict:
+    from wandb.proto import wandb_internal_pb2 as pb
+    out = {"run": {}, "config": {}, "history": [], "summary": {}, "metrics": {}, "artifacts": [], "finished": False}
+    for raw in _records(path):
+        rec = pb.Record()
+        rec.ParseFromString(raw)
+        kind = rec.WhichOneof("record_type")
+        if kind == "run":
+            r = rec.run
+            out["run"] = {"id": r.run_id, "project": r.project, "name": r.display_name, "tags": list(r.tags)}
+            _merge(out["config"], _items(r.config.update))
+        elif kind == "config": _merge(out["config"], _items(rec.config.update))
+        elif kind == "history": out["history"].append(_items(rec.history.item))
+        elif kind == "summary": _merge(out["summary"], _items(rec.summary.update))
+        elif kind == "exit": out["finished"] = True
+        elif kind == "metric" and rec.metric.name:
+            out["metrics"][rec.metric.name] = [k for k in ("min", "max", "mean", "last") if getattr(rec.metric.summary, k)]
+        elif kind == "artifact":
+            out["artifacts"].append({"name": rec.artifact.name, "type": rec.artifact.type, "aliases": list(rec.artifact.aliases),
+                                     "files": [e.path for e in rec.artifact.manifest.contents]})
+    out["config"].pop("_wandb", None)
+    return out
+
+def read_offline_run(run_dir: str | Path, # a `wandb/offline-run-*` folder
+                     timeout: float = 10, # seconds to wait for a run that is still being written to end
+                    ) -> dict:
+    "Config, history, summary, metrics and artifacts of the offline run in `run_dir`."
+    path = next(Path(run_dir).glob("run-*.wandb"), None)
+    if path is None: raise FileNotFoundError(f"No run-*.wandb file in {run_dir}.")
+    deadline = time.monotonic() + timeout
+    while not (out := _parse(path))["finished"] and time.monotonic() < deadline: time.sleep(0.1)
+    return out
+
+def offline_run_dirs(output_dir: str | Path) -> list[Path]:
+    "The offline runs written under `output_dir`, oldest first."
+    return sorted((Path(output_dir)/"wandb").glob("offline-run-*"))
+
+def logged_epochs(output_dir: str | Path, run_id: str) -> set[int]:
+    "The epochs whose rows the offline files of W&B run `run_id` under `output_dir` hold (a killed run loses its unwritten tail)."
+    dirs = [d for d in offline_run_dirs(output_dir) if d.name.endswith(f"-{run_id}")]
+    return {int(row["epoch"]) for d in dirs if next(d.glob("run-*.wandb"), None)
+            for row in read_offline_run(d, timeout=0)["history"] if "epoch" in row}
 
 # %% ../../nbs/09_utils.wandb_utils.ipynb #bb52fb55
 class BackgroundRun:
