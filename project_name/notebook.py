@@ -32,12 +32,18 @@ def hydra_value(value) -> str:
     body = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, body)          # ... and before the closing one
     return f"'{body}'"
 
+def _check_names(names, allowed: list[str]):
+    "A name that is not in `allowed` is a mistyped parameter: name it with the closest one."
+    if unknown := sorted(set(names) - set(allowed)):
+        close = difflib.get_close_matches(unknown[0], allowed, n=1)
+        raise ConfigError(f"Unknown parameter {unknown[0]!r}." + (f" Did you mean {close[0]!r}?" if close else "") +
+                          f" Parameters: {', '.join(allowed)}.")
+
 def notebook_overrides(params: dict, # notebook parameters; None means "as the config says"
                        overrides: list[str] | str = (), # more Hydra overrides: a list, or one space-separated string
                       ) -> list[str]:
     "Hydra overrides from the experiment notebook's parameters and its `overrides`."
-    if unknown := sorted(set(params) - set(NOTEBOOK_PARAMETERS)):
-        raise ConfigError(f"Unknown parameter {unknown[0]!r}: use one of {sorted(NOTEBOOK_PARAMETERS)}.")
+    _check_names(params, list(NOTEBOOK_PARAMETERS))
     if isinstance(overrides, str): overrides = shlex.split(overrides)
     return [f"{NOTEBOOK_PARAMETERS[k]}={hydra_value(v)}" for k, v in params.items() if v is not None] + list(overrides)
 
@@ -53,11 +59,7 @@ def notebook_parameters(namespace: dict, # the notebook's globals()
                        ) -> tuple[dict, list[str] | str]:
     "The parameters set in `namespace` since `known` (and `overrides`); any other new name is an error."
     new = {k: v for k, v in namespace.items() if k not in known and not k.startswith("_")}
-    allowed = [*NOTEBOOK_PARAMETERS, "overrides"]
-    for name in sorted(set(new) - set(allowed)):
-        close = difflib.get_close_matches(name, allowed, n=1)
-        raise ConfigError(f"Unknown parameter {name!r}." + (f" Did you mean {close[0]!r}?" if close else "") +
-                          f" Parameters: {', '.join(allowed)}.")
+    _check_names(new, [*NOTEBOOK_PARAMETERS, "overrides"])
     return {k: new.get(k) for k in NOTEBOOK_PARAMETERS}, new.get("overrides", [])
 
 # %% ../nbs/16_notebook.ipynb #101c4b20
