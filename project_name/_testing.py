@@ -12,7 +12,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['pin_wandb', 'subprocess_env', 'write_idx', 'write_mnist_files', 'write_cifar10_files', 'write_image_folder',
-           'resume_script']
+           'resume_script', 'trained_run']
 
 # %% ../nbs/15_testing.ipynb #dec3a5be
 def pin_wandb(mode: str = "offline"):
@@ -97,3 +97,32 @@ history = trainer.fit(loaders.train, loaders.val, resume={str(resume) if resume 
 if trainer.interrupted_by is not None: trainer.callback("stop_signals").hand_over()
 torch.save({{"model": trainer.model.state_dict(), "history": history}}, "{output_dir}/final.pt")
 """
+
+# %% ../nbs/15_testing.ipynb #2e2c18c7
+def _code_version() -> str:
+    "A hash of the package's source and the configs: what a trained run depends on."
+    import hashlib
+    import project_name
+    from project_name.utils.config import find_config_dir
+    h = hashlib.sha256()
+    for p in sorted([*Path(project_name.__file__).parent.rglob("*.py"), *find_config_dir().rglob("*.yaml")]):
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+def trained_run(*overrides: str) -> Path:
+    "The directory of a finished run of `overrides` (W&B off), trained once per code version and shared by every test that asks."
+    import fcntl, hashlib, json, shutil, tempfile
+    cache = Path(tempfile.gettempdir())/"project_name-test-runs"
+    version = cache/_code_version()
+    run_dir = version/hashlib.sha256(json.dumps(overrides).encode()).hexdigest()[:16]
+    version.mkdir(parents=True, exist_ok=True)
+    with open(version/f"{run_dir.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one process trains, the others wait for it
+        if not (run_dir/"metrics.json").is_file():
+            from project_name.train import run
+            from project_name.utils.config import compose
+            for old in cache.iterdir():
+                if old != version: shutil.rmtree(old, ignore_errors=True)
+            shutil.rmtree(run_dir, ignore_errors=True)
+            run(compose([*overrides, f"paths.output_dir={run_dir}", "wandb.mode=disabled", "callbacks.progress.style=lines"]))
+    return run_dir

@@ -18,8 +18,9 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from .utils.config import (ConfigError, compose, find_config_dir, get_device, redact_secrets,
-                                       seed_everything, validate_config)
+from .utils.config import (ConfigError, compose, exit_on_user_error, find_config_dir, get_device,
+                                       redact_secrets, seed_everything, validate_config)
+from .utils.files import write_atomic
 from .utils.distributed import barrier, broadcast_object, init_distributed, local_device
 from .utils.logging import get_logger
 
@@ -93,18 +94,13 @@ def _hydra_output_dir() -> str | None:
     return HydraConfig.get().runtime.output_dir if HydraConfig.initialized() else None
 
 # %% ../nbs/10_pipeline.ipynb #32741243
-def _write_json(obj, path: Path):
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    tmp.replace(path)
-
 def _evaluate(trainer, loaders, out_dir: Path, wandb_run, log_artifacts: bool) -> dict:
     "Test the best checkpoint, write the report files (rank 0) and return the run's metrics."
-    from project_name.evaluation.metrics import ModelEvaluator, plot_confusion_matrix, plot_learning_curves, plot_misclassified
-    from project_name.models.base import load_checkpoint, load_state
+    from project_name.evaluation.metrics import ModelEvaluator, save_report
+    from project_name.models.base import load_checkpoint, load_state, run_checkpoint
     barrier()  # rank 0 has written the last checkpoints
     ckpts = out_dir/"checkpoints"
-    best = next((p for p in (ckpts/"best.pt", ckpts/"last.pt") if p.is_file()), None)
+    best = run_checkpoint(out_dir) if ckpts.is_dir() else None  # without a checkpoint callback: the weights as they are
     if best is not None: load_state(trainer.model, load_checkpoint(best, trainer.device)["model"], str(best))
     names = loaders.meta["class_names"]
     result = ModelEvaluator(trainer.model, trainer.device).evaluate_classification(loaders.test, names)
@@ -115,12 +111,8 @@ def _evaluate(trainer, loaders, out_dir: Path, wandb_run, log_artifacts: bool) -
                "epochs_completed": trainer.epoch, "stop_reason": trainer.stop_reason, "evaluated_checkpoint": str(best) if best else None,
                "output_dir": str(out_dir), "history": history}
     if trainer.rank > 0: return metrics
-    if history: plot_learning_curves(history, out_dir/"plots"/"learning_curves.png")
-    plot_confusion_matrix(result.confusion_matrix, names, out_dir/"plots"/"confusion_matrix.png")
-    m = result.misclassified
-    plot_misclassified(m["images"], m["targets"], m["predictions"], names, out_dir/"plots"/"misclassified.png")
-    _write_json(result.report, out_dir/"classification_report.json")
-    _write_json(metrics, out_dir/"metrics.json")
+    save_report(result, out_dir, history)
+    write_atomic(out_dir/"metrics.json", json.dumps(metrics, indent=2))
     if wandb_run is not None: _report_to_wandb(wandb_run, metrics, result, history, ckpts, log_artifacts)
     return metrics
 
@@ -229,35 +221,23 @@ def run(cfg: DictConfig,
     return _fit_and_test(trainer, loaders, resume, out_dir, wandb_run, bool(cfg.wandb.get("log_artifacts")))
 
 # %% ../nbs/10_pipeline.ipynb #3b59f515
-def _user_error(e: BaseException | None) -> ConfigError | None:
-    "The `ConfigError` behind `e`, if there is one (Hydra wraps what a `_target_` raises)."
-    while e is not None and not isinstance(e, ConfigError): e = e.__cause__
-    return e
-
-def _exit_with_message(error: ConfigError):
-    print(f"Error: {error}", file=sys.stderr)
-    sys.exit(2)
-
 @hydra.main(config_path=str(find_config_dir()), config_name="config", version_base=None)
 def main(cfg: DictConfig) -> float | None:
     "The Hydra entry point: run the experiment in Hydra's output directory."
     from hydra.core.hydra_config import HydraConfig
     hc = HydraConfig.get()
     with open_dict(cfg): cfg.paths.output_dir = hc.runtime.output_dir
-    try: metrics = run(cfg, overrides=OmegaConf.to_container(hc.overrides.task))  # as typed: ${...} not resolved
-    except Exception as e:
-        if (error := _user_error(e)) is None or os.environ.get("HYDRA_FULL_ERROR") == "1": raise
-        _exit_with_message(error)
-    finally:
-        if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
+    with exit_on_user_error():
+        try: metrics = run(cfg, overrides=OmegaConf.to_container(hc.overrides.task))  # as typed: ${...} not resolved
+        finally:
+            if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
     return metrics.get(cfg.optimized_metric) if cfg.get("optimized_metric") else None
 
 def cli(argv: list[str] | None = None):
     "`python -m project_name.train`: check the overrides of a single run, then hand over to Hydra."
     args = sys.argv[1:] if argv is None else argv
     if args and not any(a.startswith("-") or a.startswith("hydra") for a in args):
-        try: compose(args)
-        except ConfigError as e: _exit_with_message(e)
+        with exit_on_user_error(): compose(args)
     if int(os.environ.get("RANK", "0")) > 0:  # under torchrun only rank 0 gets a Hydra run directory and log
         sys.argv += [f"hydra.run.dir={tempfile.mkdtemp(prefix='project_name-rank')}", "hydra/job_logging=disabled"]
     main()

@@ -5,6 +5,7 @@
 # %% ../../nbs/08_evaluation.metrics.ipynb #9b51d377
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,8 +13,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..utils.files import write_atomic
+
 # %% auto #0
-__all__ = ['EvaluationResult', 'ModelEvaluator', 'plot_confusion_matrix', 'plot_learning_curves', 'plot_misclassified']
+__all__ = ['EvaluationResult', 'ModelEvaluator', 'plot_confusion_matrix', 'plot_learning_curves', 'image_grid',
+           'plot_misclassified', 'save_report']
 
 # %% ../../nbs/08_evaluation.metrics.ipynb #a0b19990
 @dataclass
@@ -101,9 +105,10 @@ def plot_learning_curves(history: list[dict], path: str | Path | None = None):
     plt.close(fig)
     return _save(fig, path)
 
-def plot_misclassified(images: torch.Tensor, targets, predictions, class_names: list[str],
-                       path: str | Path | None = None, ncols: int = 8):
-    "A grid of misclassified `images`, each titled with its true and predicted class."
+def image_grid(images, # (N, C, H, W) images, normalized or not: each is stretched to its own range for display
+               titles: list[str], path: str | Path | None = None, ncols: int = 8, title: str | None = None,
+               color: str = "black"):
+    "A figure of `images` in a grid, each with its title."
     plt = _plt()
     n = len(images)
     nrows = max(1, -(-n // ncols))
@@ -111,10 +116,28 @@ def plot_misclassified(images: torch.Tensor, targets, predictions, class_names: 
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n: continue
-        img = images[i].float()
-        img = (img - img.min()) / (img.max() - img.min()).clamp(min=1e-8)  # undo any normalization for display
+        img = torch.as_tensor(images[i]).float()
+        img = (img - img.min()) / (img.max() - img.min()).clamp(min=1e-8)
         ax.imshow(img.permute(1, 2, 0).numpy() if img.shape[0] == 3 else img[0].numpy(), cmap=None if img.shape[0] == 3 else "gray")
-        ax.set_title(f"{class_names[targets[i]]} → {class_names[predictions[i]]}", fontsize=8, color="crimson")
-    fig.suptitle("Misclassified (true → predicted)" if n else "No misclassified examples")
+        ax.set_title(titles[i], fontsize=8, color=color)
+    if title: fig.suptitle(title)
     plt.close(fig)
     return _save(fig, path)
+
+def plot_misclassified(images: torch.Tensor, targets, predictions, class_names: list[str],
+                       path: str | Path | None = None, ncols: int = 8):
+    "A grid of misclassified `images`, each titled with its true and predicted class."
+    titles = [f"{class_names[t]} → {class_names[p]}" for t, p in zip(targets, predictions)]
+    return image_grid(images, titles, path, ncols, "Misclassified (true → predicted)" if len(images) else "No misclassified examples",
+                      color="crimson")
+
+# %% ../../nbs/08_evaluation.metrics.ipynb #adee43d4
+def save_report(result: EvaluationResult, folder: str | Path, history: list[dict] | None = None) -> Path:
+    "Write `result` into `folder`: classification_report.json and plots/ (with `history`, the learning curves too)."
+    folder = Path(folder)
+    if history: plot_learning_curves(history, folder/"plots"/"learning_curves.png")
+    plot_confusion_matrix(result.confusion_matrix, result.class_names, folder/"plots"/"confusion_matrix.png")
+    m = result.misclassified
+    plot_misclassified(m["images"], m["targets"], m["predictions"], result.class_names, folder/"plots"/"misclassified.png")
+    write_atomic(folder/"classification_report.json", json.dumps(result.report, indent=2))
+    return folder

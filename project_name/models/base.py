@@ -14,7 +14,8 @@ from torch import nn
 from ..utils.config import ConfigError
 
 # %% auto #0
-__all__ = ['CHECKPOINT_FORMAT', 'build_model', 'count_parameters', 'model_summary', 'load_checkpoint', 'load_state', 'load_model']
+__all__ = ['CHECKPOINT_FORMAT', 'build_model', 'count_parameters', 'model_summary', 'load_checkpoint', 'load_state',
+           'run_checkpoint', 'model_from_checkpoint', 'load_model']
 
 # %% ../../nbs/04_models.base.ipynb #d8ec29ee
 def _data_values(meta: dict) -> dict:
@@ -102,9 +103,23 @@ def load_state(model: nn.Module, state: dict, source: str = "the checkpoint"):
                          f"missing {missing[:3]}, unexpected {unexpected[:3]}, other shapes {sorted(wrong)[:3]}.")
     model.load_state_dict(state)
 
-def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
-    "The model saved in checkpoint `path`, rebuilt from the config stored with it, in eval mode."
-    ckpt = load_checkpoint(path, map_location)
+def run_checkpoint(path: str | Path) -> Path:
+    "The checkpoint of run directory `path` to use (`best.pt`, else `last.pt`), or `path` itself when it is a file."
+    path = Path(path)
+    if path.is_file(): return path
+    if not path.is_dir(): raise ConfigError(f"{path} does not exist: give a run directory (experiments/<run>) or a checkpoint file.")
+    found = next((p for p in (path/"checkpoints"/"best.pt", path/"checkpoints"/"last.pt") if p.is_file()), None)
+    if found is None: raise ConfigError(f"{path} holds no checkpoints/best.pt or checkpoints/last.pt: give a run directory or a checkpoint file.")
+    return found
+
+def model_from_checkpoint(ckpt: dict, source: str = "the checkpoint") -> nn.Module:
+    "The model of loaded checkpoint `ckpt`, rebuilt from the config stored with it, its weights loaded, in eval mode."
     model = build_model(ckpt["config"]["model"], ckpt["config"]["data_meta"])
-    load_state(model, ckpt["model"], str(path))
-    return model.to(map_location).eval()
+    load_state(model, ckpt["model"], source)
+    return model.eval()
+
+def load_model(path: str | Path, # a checkpoint, or a run directory (its best checkpoint)
+               map_location: str | torch.device = "cpu") -> nn.Module:
+    "The model saved in checkpoint `path`, rebuilt from the config stored with it, in eval mode."
+    path = run_checkpoint(path)
+    return model_from_checkpoint(load_checkpoint(path, map_location), str(path)).to(map_location)

@@ -9,7 +9,9 @@ import difflib
 import os
 import random
 import re
+import sys
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -25,7 +27,8 @@ import project_name
 
 # %% auto #0
 __all__ = ['CONFIG_DIR_ENV', 'VALUE_CHECKS', 'SECRET_KEY', 'find_config_dir', 'project_root', 'ConfigError', 'compose',
-           'validate_config', 'get_device', 'seed_everything', 'redact_secrets', 'config_tree', 'print_config']
+           'user_error', 'exit_on_user_error', 'validate_config', 'get_device', 'seed_everything', 'redact_secrets',
+           'config_tree', 'print_config']
 
 # %% ../../nbs/00_utils.config.ipynb #e064962c
 CONFIG_DIR_ENV = "PROJECT_NAME_CONFIG_DIR"
@@ -105,6 +108,21 @@ def compose(overrides: Sequence[str] | str = (), # Hydra overrides: a list, or o
     except MissingConfigException as e: raise ConfigError(_explain_missing(e, config_dir)) from None
     except HydraException as e: raise ConfigError(_explain_override(e, overrides, config_dir, config_name)) from None
     except yaml.YAMLError as e: raise ConfigError(f"A config file is not valid YAML: {e}") from None
+
+# %% ../../nbs/00_utils.config.ipynb #01af82af
+def user_error(e: BaseException | None) -> ConfigError | None:
+    "The `ConfigError` behind `e`, if there is one (Hydra wraps what a `_target_` raises)."
+    while e is not None and not isinstance(e, ConfigError): e = e.__cause__
+    return e
+
+@contextmanager
+def exit_on_user_error():
+    "A user's mistake inside the block prints `Error: <message>` alone and exits with status 2; a bug keeps its traceback."
+    try: yield
+    except Exception as e:
+        if (error := user_error(e)) is None or os.environ.get("HYDRA_FULL_ERROR") == "1": raise
+        print(f"Error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 # %% ../../nbs/00_utils.config.ipynb #0a1e9a85
 def _is_int(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
