@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import contextmanager
 
 # %% auto #0
-__all__ = ['FORMAT', 'get_logger']
+__all__ = ['FORMAT', 'get_logger', 'quiet']
 
 # %% ../../nbs/01_utils.logging.ipynb #e75e71f2
 FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
@@ -28,3 +29,14 @@ def get_logger(name: str = "project_name", level: int | str = logging.INFO) -> l
         base.setLevel(logging.INFO)
     logger.setLevel(level)
     return logger
+
+# %% ../../nbs/01_utils.logging.ipynb #4d8e9d59
+@contextmanager
+def quiet(*names: str, level: int = logging.ERROR):
+    "Within the block, the loggers `names` pass on only records of at least `level`."
+    loggers = [logging.getLogger(n) for n in names]
+    before = [lg.level for lg in loggers]
+    for lg in loggers: lg.setLevel(level)
+    try: yield
+    finally:
+        for lg, lvl in zip(loggers, before): lg.setLevel(lvl)
