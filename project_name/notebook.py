@@ -15,7 +15,8 @@ from omegaconf import DictConfig
 from .utils.config import ConfigError, compose, validate_config
 
 # %% auto #0
-__all__ = ['NOTEBOOK_PARAMETERS', 'hydra_value', 'notebook_overrides', 'notebook_config', 'notebook_parameters', 'RunStatus']
+__all__ = ['NOTEBOOK_PARAMETERS', 'hydra_value', 'notebook_overrides', 'notebook_config', 'new_parameters', 'notebook_parameters',
+           'RunStatus']
 
 # %% ../nbs/16_notebook.ipynb #ad1da789
 NOTEBOOK_PARAMETERS = {  # parameter: the config key (or group) it sets
@@ -54,12 +55,18 @@ def notebook_config(params: dict, overrides: list[str] | str = (), extra: list[s
     return cfg
 
 # %% ../nbs/16_notebook.ipynb #d8dea0ad
-def notebook_parameters(namespace: dict, # the notebook's globals()
-                        known: set,      # the names it had before its parameters cell
-                       ) -> tuple[dict, list[str] | str]:
-    "The parameters set in `namespace` since `known` (and `overrides`); any other new name is an error."
+def new_parameters(namespace: dict, # the notebook's globals()
+                   known: set,      # the names it had before its parameters cell
+                   allowed: list[str], # the notebook's parameters
+                  ) -> dict:
+    "The names set in `namespace` since `known`; one that is not in `allowed` is a mistyped parameter."
     new = {k: v for k, v in namespace.items() if k not in known and not k.startswith("_")}
-    _check_names(new, [*NOTEBOOK_PARAMETERS, "overrides"])
+    _check_names(new, allowed)
+    return new
+
+def notebook_parameters(namespace: dict, known: set) -> tuple[dict, list[str] | str]:
+    "The experiment notebook's parameters set in `namespace` since `known`, and its `overrides`."
+    new = new_parameters(namespace, known, [*NOTEBOOK_PARAMETERS, "overrides"])
     return {k: new.get(k) for k in NOTEBOOK_PARAMETERS}, new.get("overrides", [])
 
 # %% ../nbs/16_notebook.ipynb #101c4b20

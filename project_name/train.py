@@ -18,8 +18,8 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from .utils.config import (ConfigError, compose, exit_on_user_error, find_config_dir, get_device,
-                                       redact_secrets, seed_everything, validate_config)
+from .utils.config import (ConfigError, check_overrides, compose, exit_on_user_error, find_config_dir,
+                                       get_device, redact_secrets, seed_everything, validate_config)
 from .utils.files import write_atomic
 from .utils.distributed import barrier, broadcast_object, init_distributed, local_device
 from .utils.logging import get_logger
@@ -235,9 +235,7 @@ def main(cfg: DictConfig) -> float | None:
 
 def cli(argv: list[str] | None = None):
     "`python -m project_name.train`: check the overrides of a single run, then hand over to Hydra."
-    args = sys.argv[1:] if argv is None else argv
-    if args and not any(a.startswith("-") or a.startswith("hydra") for a in args):
-        with exit_on_user_error(): compose(args)
+    check_overrides(sys.argv[1:] if argv is None else argv)
     if int(os.environ.get("RANK", "0")) > 0:  # under torchrun only rank 0 gets a Hydra run directory and log
         sys.argv += [f"hydra.run.dir={tempfile.mkdtemp(prefix='project_name-rank')}", "hydra/job_logging=disabled"]
     main()

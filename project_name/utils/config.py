@@ -27,8 +27,8 @@ import project_name
 
 # %% auto #0
 __all__ = ['CONFIG_DIR_ENV', 'VALUE_CHECKS', 'SECRET_KEY', 'find_config_dir', 'project_root', 'ConfigError', 'compose',
-           'user_error', 'exit_on_user_error', 'validate_config', 'get_device', 'seed_everything', 'redact_secrets',
-           'config_tree', 'print_config']
+           'user_error', 'exit_on_user_error', 'check_overrides', 'validate_config', 'get_device', 'seed_everything',
+           'redact_secrets', 'config_tree', 'print_config']
 
 # %% ../../nbs/00_utils.config.ipynb #e064962c
 CONFIG_DIR_ENV = "PROJECT_NAME_CONFIG_DIR"
@@ -72,13 +72,14 @@ def _unknown_key(cfg: DictConfig, key: str) -> str | None:
     node, path = cfg, []
     for part in key.split("."):
         if not isinstance(node, DictConfig): return None
-        if part not in node:
+        if part not in node.keys():  # not `in node`: that is False for a key whose value is ??? (to be given)
             where = ".".join(path)
             valid = sorted(str(k) for k in node.keys())
             close = difflib.get_close_matches(part, valid, n=1)
             hint = f" Did you mean {'.'.join(path + close)!r}?" if close else ""
             return (f"Unknown config key {key!r}.{hint} Valid keys under {where or 'the top level'!r}: "
                     f"{', '.join(valid)}. To add a new key, prefix the override with '+'.")
+        if OmegaConf.is_missing(node, part): return None
         node, path = node[part], path + [part]
     return None
 
@@ -123,6 +124,11 @@ def exit_on_user_error():
         if (error := user_error(e)) is None or os.environ.get("HYDRA_FULL_ERROR") == "1": raise
         print(f"Error: {error}", file=sys.stderr)
         sys.exit(2)
+
+def check_overrides(argv: list[str], config_name: str = "config"):
+    "Compose a command line's overrides once before Hydra does, so that a mistake is named with what is valid (exit status 2)."
+    if argv and not any(a.startswith("-") or a.startswith("hydra") for a in argv):  # a multirun's or Hydra's own: Hydra checks them
+        with exit_on_user_error(): compose(argv, config_name=config_name)
 
 # %% ../../nbs/00_utils.config.ipynb #0a1e9a85
 def _is_int(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
