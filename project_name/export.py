@@ -31,10 +31,10 @@ from .utils.logging import get_logger, quiet
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'BUNDLE_FORMAT', 'NORMALIZE', 'ARTIFACTS', 'WEIGHTS', 'PARITY_TOLERANCE', 'input_spec', 'export_program',
-           'export_onnx', 'save_weights', 'quantize_int8', 'compile_aoti', 'sha256', 'read_meta', 'Bundle',
-           'in_batches', 'parity', 'eager_logits', 'check_parity', 'git_commit', 'bundle_meta', 'images_of_test_split',
-           'export_bundle', 'main']
+__all__ = ['log', 'BUNDLE_FORMAT', 'NORMALIZE', 'ARTIFACTS', 'QUANTIZED', 'WEIGHTS', 'PARITY_TOLERANCE', 'input_spec',
+           'export_program', 'export_onnx', 'save_weights', 'quantize_int8', 'quantize_onnx_int8', 'compile_aoti',
+           'sha256', 'read_meta', 'load_artifact', 'Bundle', 'in_batches', 'parity', 'eager_logits', 'check_parity',
+           'git_commit', 'bundle_meta', 'labelled_test_images', 'calibration_images', 'export_bundle', 'main']
 
 # %% ../nbs/19_export.ipynb #080871ad
 BUNDLE_FORMAT = "project_name.bundle.v1"
@@ -82,13 +82,29 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     quantize_(q, Int8DynamicActivationInt8WeightConfig())
     return q
 
+def quantize_onnx_int8(source: str | Path, path: str | Path, calibration: np.ndarray) -> Path:
+    "The ONNX model at `source` quantized by onnxruntime to int8 (static, QDQ, per channel), calibrated on `calibration` images."
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quant_pre_process, quantize_static
+    class Batches(CalibrationDataReader):
+        def __init__(self): self.batches = (calibration[i:i + 32] for i in range(0, len(calibration), 32))
+        def get_next(self): return next(({"images": b} for b in self.batches), None)
+    prepared = Path(path).with_name(f".{Path(path).stem}.prepared.onnx")
+    try:
+        quant_pre_process(str(source), str(prepared))  # shapes inferred, batch norm folded
+        quantize_static(str(prepared), str(path), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    finally: prepared.unlink(missing_ok=True)
+    return Path(path)
+
 def compile_aoti(program: torch.export.ExportedProgram, path: str | Path) -> Path:
     "`program` compiled ahead of time by AOTInductor into a package for this machine."
     with quiet("torch.utils.cpp_extension"):  # "No CUDA runtime is found" on every CPU machine
         return Path(torch._inductor.aoti_compile_and_package(program, package_path=str(path)))
 
 # %% ../nbs/19_export.ipynb #d217cfe6
-ARTIFACTS = {"onnx": "model.onnx", "torch": "model.pt2", "int8": "model_int8.pt2", "aoti": "model_aoti.pt2"}  # backend: file
+ARTIFACTS = {"onnx": "model.onnx", "torch": "model.pt2", "onnx_int8": "model_int8.onnx", "torch_int8": "model_int8.pt2",
+             "aoti": "model_aoti.pt2"}  # backend: file
+QUANTIZED = ("onnx_int8", "torch_int8")
 WEIGHTS = "weights.safetensors"
 
 def sha256(path: str | Path) -> str:
@@ -154,6 +170,12 @@ def _onnx_runner(path: Path, threads: int | None = None):
     name = session.get_inputs()[0].name
     return lambda x: session.run(None, {name: x})[0]
 
+def load_artifact(path: str | Path, backend: str, threads: int | None = None):
+    "A function from preprocessed float32 images to logits, for the artifact of `backend` at `path` (unchecked: `Bundle.runner` checks)."
+    path = Path(path)
+    if backend in ("onnx", "onnx_int8"): return _onnx_runner(path, threads)
+    return _aoti_runner(path) if backend == "aoti" else _torch_runner(path)
+
 class Bundle:
     "An export bundle, checked, whose models run on float32 (N, C, H, W) arrays of preprocessed images."
     def __init__(self, path: str | Path):
@@ -167,7 +189,7 @@ class Bundle:
     @property
     def backends(self) -> list[str]: return [b for b, f in ARTIFACTS.items() if f in self.meta["files"]]
 
-    def runner(self, backend: str = "onnx", # onnx, torch, or an optional artifact: int8, aoti
+    def runner(self, backend: str = "onnx", # onnx, torch, or an optional artifact: onnx_int8, torch_int8, aoti
                threads: int | None = None,  # onnxruntime's threads (default: its own choice)
               ):
         "A function from preprocessed images to logits, through `backend`'s artifact, checked against `meta.json`."
@@ -178,7 +200,7 @@ class Bundle:
         if not path.is_file(): raise ConfigError(f"{path} is missing: the bundle is incomplete. Export it again.")
         if sha256(path) != self.meta["files"][name]:
             raise ConfigError(f"{path} is not the file that was exported (its checksum differs from meta.json's): it was changed or replaced. Export the run again.")
-        run = _onnx_runner(path, threads) if backend == "onnx" else _aoti_runner(path) if backend == "aoti" else _torch_runner(path)
+        run = load_artifact(path, backend, threads)
         self._check_output(run, name)
         return run
 
@@ -201,30 +223,33 @@ def in_batches(run, x: np.ndarray, batch_size: int) -> np.ndarray:
     "`run` over `x` in batches of `batch_size`, concatenated."
     return np.concatenate([run(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
-def parity(reference: np.ndarray, logits: np.ndarray) -> dict:
-    "How `logits` compare with the eager model's `reference` logits."
-    return {"images": len(logits), "max_abs_diff": float(np.abs(logits - reference).max()),
-            "argmax_agreement": float((logits.argmax(1) == reference.argmax(1)).mean()),
-            "within_tolerance": bool(np.allclose(logits, reference, **PARITY_TOLERANCE))}
+def parity(reference: np.ndarray, logits: np.ndarray, labels: np.ndarray | None = None) -> dict:
+    "How `logits` compare with the eager model's `reference` logits (and, given `labels`, both accuracies)."
+    found = {"images": len(logits), "max_abs_diff": float(np.abs(logits - reference).max()),
+             "argmax_agreement": float((logits.argmax(1) == reference.argmax(1)).mean()),
+             "within_tolerance": bool(np.allclose(logits, reference, **PARITY_TOLERANCE))}
+    if labels is not None:
+        found |= {"accuracy": float((logits.argmax(1) == labels).mean()), "eager_accuracy": float((reference.argmax(1) == labels).mean())}
+    return found
 
 def eager_logits(model: nn.Module, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     "The logits of `model` (on the CPU, in eval mode) for images `x`."
     model = model.cpu().eval()
     with torch.inference_mode(): return in_batches(lambda b: model(torch.from_numpy(b)).numpy(), x, batch_size)
 
-def check_parity(bundle: Bundle, model: nn.Module, x: np.ndarray) -> dict:
+def check_parity(bundle: Bundle, model: nn.Module, x: np.ndarray, labels: np.ndarray | None = None) -> dict:
     "Each artifact's logits against the eager model's on images `x`: at batch 1 on the first 64, at batch 64 on all."
     reference = eager_logits(model, x)
     report = {"tolerance": PARITY_TOLERANCE}
     for backend in bundle.backends:
         run = bundle.runner(backend)
         report[backend] = {"batch_1": parity(reference[:64], in_batches(run, x[:64], 1)),
-                           "batch_64": parity(reference, in_batches(run, x, 64))}
+                           "batch_64": parity(reference, in_batches(run, x, 64), labels)}
     return report
 
 def _parity_failures(report: dict) -> list[str]:
     return [f"{backend} at {b.replace('_', ' ')}: largest difference {r['max_abs_diff']:.2e}, same class for {r['argmax_agreement']:.2%}"
-            for backend, checks in report.items() if backend not in ("tolerance", "int8")
+            for backend, checks in report.items() if backend not in ("tolerance", *QUANTIZED)
             for b, r in checks.items() if not (r["within_tolerance"] and r["argmax_agreement"] == 1.0)]
 
 # %% ../nbs/19_export.ipynb #3b67b24b
@@ -255,21 +280,33 @@ def bundle_meta(run: FinishedRun, spec: dict, folder: Path) -> dict:
             "versions": _versions("torch", "onnx", "onnxruntime", "onnxscript", "safetensors", "torchao", "project_name"),
             "git": git_commit(), "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "config": run.config}
 
-def _write_artifacts(model: nn.Module, input_shape, folder: Path, int8: bool, aoti: bool):
+def _write_artifacts(model: nn.Module, input_shape, folder: Path, calibration: np.ndarray | None, aoti: bool):
+    "The bundle's model files in `folder`; the int8 ones given `calibration` images."
     program = export_program(model, input_shape)
     torch.export.save(program, str(folder/ARTIFACTS["torch"]))
     export_onnx(model, input_shape, folder/ARTIFACTS["onnx"])
     save_weights(model, folder/WEIGHTS)
-    if int8: torch.export.save(export_program(quantize_int8(model), input_shape), str(folder/ARTIFACTS["int8"]))
+    if calibration is not None:
+        quantize_onnx_int8(folder/ARTIFACTS["onnx"], folder/ARTIFACTS["onnx_int8"], calibration)
+        torch.export.save(export_program(quantize_int8(model), input_shape), str(folder/ARTIFACTS["torch_int8"]))
     if aoti: compile_aoti(program, folder/ARTIFACTS["aoti"])
 
-def images_of_test_split(run: FinishedRun) -> np.ndarray:
-    "The run's test split as the model sees it (eval transforms applied), float32 (N, C, H, W)."
-    return np.concatenate([x.numpy() for x, _ in run.loaders().test]).astype(np.float32)
+def labelled_test_images(run: FinishedRun) -> tuple[np.ndarray, np.ndarray]:
+    "The run's test images as the model sees them (eval transforms applied, float32 (N, C, H, W)), and their labels."
+    batches = list(run.loaders().test)
+    return (np.concatenate([x.numpy() for x, _ in batches]).astype(np.float32), np.concatenate([y.numpy() for _, y in batches]))
+
+def calibration_images(run: FinishedRun, n: int = 512) -> np.ndarray:
+    "`n` training images picked at random (seed 0), as the model sees them at test time: for calibrating int8."
+    from project_name.data.transforms import build_transforms
+    train = run.loaders().data.train
+    pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:n]
+    images = torch.stack([train[int(i)][0] for i in pick])
+    return build_transforms(run.config["data"].get("eval_transforms"))(images).numpy().astype(np.float32)
 
 def export_bundle(path: str | Path,        # a run directory (its best checkpoint) or a checkpoint file
                   out: str | Path | None = None, # the bundle folder; default `<run>/bundle`
-                  int8: bool = False,      # also model_int8.pt2 (torchao, CPU)
+                  int8: bool = False,      # also model_int8.onnx (onnxruntime) and model_int8.pt2 (torchao)
                   aoti: bool = False,      # also model_aoti.pt2 (AOTInductor, this machine)
                   check: bool = True,      # check parity on the run's test split (its data must be here)
                  ) -> Path:
@@ -277,16 +314,17 @@ def export_bundle(path: str | Path,        # a run directory (its best checkpoin
     run = load_run(path)
     spec = input_spec(run.config)
     home = run.run_dir/"bundle" if run.run_dir else run.checkpoint.with_name(f"{run.checkpoint.stem}_bundle")
-    x = images_of_test_split(run) if check else None  # the data loads before anything is written
+    x, y = labelled_test_images(run) if check else (None, None)  # the data loads before anything is written
+    calibration = calibration_images(run) if int8 else None
     folder = claim_free_path(out or home, folder=True)
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     try:
         tmp.mkdir()
-        _write_artifacts(run.model, run.input_shape, tmp, int8, aoti)
+        _write_artifacts(run.model, run.input_shape, tmp, calibration, aoti)
         meta = bundle_meta(run, spec, tmp)
         write_atomic(tmp/"meta.json", json.dumps(meta, indent=2))
         if check:
-            meta["parity"] = check_parity(Bundle(tmp), run.model, x)
+            meta["parity"] = check_parity(Bundle(tmp), run.model, x, y)
             if failures := _parity_failures(meta["parity"]):
                 raise RuntimeError(f"The exported model does not match the trained one on {len(x)} test images: {'; '.join(failures)}.")
             write_atomic(tmp/"meta.json", json.dumps(meta, indent=2))
@@ -305,7 +343,8 @@ def main(argv: list[str] | None = None):
                                      "(model.pt2, model.onnx, weights.safetensors, meta.json), checked against the trained model.")
     parser.add_argument("path", help="a run directory (its best checkpoint) or a checkpoint file")
     parser.add_argument("--out", help="the bundle folder (default: <run>/bundle; one that exists is kept, and the next free name taken)")
-    parser.add_argument("--int8", action="store_true", help="also model_int8.pt2: torchao's dynamic int8 quantization of the Linear layers")
+    parser.add_argument("--int8", action="store_true", help="also model_int8.onnx (onnxruntime's static int8, calibrated on training "
+                        "images) and model_int8.pt2 (torchao's dynamic int8 of the Linear layers)")
     parser.add_argument("--aoti", action="store_true", help="also model_aoti.pt2: compiled ahead of time by AOTInductor for this machine")
     parser.add_argument("--no-check", action="store_true", help="skip the parity check on the run's test split (when its data is not here)")
     args = parser.parse_args(argv)
