@@ -78,6 +78,22 @@ MUTATIONS = [
      "return c, redact_secrets(OmegaConf.to_container(c))", "return c, OmegaConf.to_container(c)", ["10_pipeline"]),
     ("job log stays in the first run's folder", "10_pipeline",
      "            h.baseFilename = str(Path(run_dir).resolve()/Path(h.baseFilename).name)\n", "", ["10_pipeline"]),
+    ("export traces the model in train mode", "19_export",
+     "return torch.export.export(model.eval(), ", "return torch.export.export(model.train(), ", ["19_export"]),
+    ("two Normalize steps folded wrongly", "19_export",
+     "mean, std = mean + m * std, std * s", "mean, std = mean + m, std * s", ["19_export"]),
+    ("a replaced model file is run", "19_export",
+     "        if sha256(path) != self.meta[\"files\"][name]:", "        if False:", ["19_export"]),
+    ("predict skips the normalization", "20_predict",
+     "return ((images - mean) / std).astype(np.float32)", "return images.astype(np.float32)", ["20_predict"]),
+    ("top-k sorted the wrong way", "20_predict",
+     "order = np.argsort(-probs, axis=1", "order = np.argsort(probs, axis=1", ["20_predict"]),
+    ("uint8 tensor files not scaled", "20_predict",
+     "return array.astype(np.float32) / 255 if array.dtype == np.uint8 else", "return array.astype(np.float32) if True else",
+     ["20_predict"]),
+    ("evaluate tests the val split", "21_evaluate",
+     "evaluate_classification(getattr(loaders, split), run.class_names)",
+     "evaluate_classification(loaders.val, run.class_names)", ["21_evaluate"]),
 ]
 
 def copy_checkout(dest: Path):

@@ -29,6 +29,9 @@ class EvaluationResult:
     confusion_matrix: np.ndarray # rows: true class, columns: predicted class
     class_names: list[str]
     misclassified: dict = field(default_factory=dict) # images, targets, predictions (up to max_examples)
+    targets: np.ndarray | None = None  # every image's class
+    logits: np.ndarray | None = None   # every image's logits, (N, classes) float32
+    indices: np.ndarray | None = None  # every image's index in the loader's data set
 
     def __getitem__(self, key): return getattr(self, key)
 
@@ -39,31 +42,37 @@ class ModelEvaluator:
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
 
     @torch.no_grad()
-    def predict(self, dataloader, max_examples: int = 32) -> tuple[np.ndarray, np.ndarray, dict]:
-        "Targets and predictions (of every process, under DDP), and up to `max_examples` misclassified images of this one."
+    def predict(self, dataloader, max_examples: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        "Targets, logits and data-set indices (of every process, under DDP), and up to `max_examples` misclassified images of this one."
         from project_name.utils.distributed import gather_objects
         self.model.eval()
-        targets, preds, wrong = [], [], {"images": [], "targets": [], "predictions": []}
+        targets, logits, wrong = [], [], {"images": [], "targets": [], "predictions": []}
         for x, y in dataloader:
             x, y = x.to(self.device), y.to(self.device)
-            p = self.model(x).argmax(1)
-            targets.append(y.cpu()); preds.append(p.cpu())
+            out = self.model(x).float()
+            p = out.argmax(1)
+            targets.append(y.cpu()); logits.append(out.cpu())
             miss = p != y
             for k, v in zip(wrong, (x[miss], y[miss], p[miss])): wrong[k].append(v.cpu())
-        y, p = (np.concatenate([part.numpy() for part in gather_objects(torch.cat(a))]) for a in (targets, preds))
-        return y, p, {k: torch.cat(v)[:max_examples] for k, v in wrong.items()}
+        y = torch.cat(targets)
+        sampler = getattr(dataloader, "sampler", None)  # an EpochSampler knows which images this process saw
+        idx = sampler.indices() if hasattr(sampler, "indices") else torch.arange(len(y))
+        y, z, idx = (np.concatenate([part.numpy() for part in gather_objects(t)]) for t in (y, torch.cat(logits), idx[:len(y)]))
+        return y, z, idx, {k: torch.cat(v)[:max_examples] for k, v in wrong.items()}
 
     def evaluate_classification(self, dataloader, class_names: list[str], max_examples: int = 32) -> EvaluationResult:
         "Accuracy, classification report, confusion matrix and misclassified examples of the model on `dataloader`."
         from sklearn.metrics import classification_report, confusion_matrix
-        y, p, wrong = self.predict(dataloader, max_examples)
+        y, z, idx, wrong = self.predict(dataloader, max_examples)
+        p = z.argmax(1)
         labels, names = list(range(len(class_names))), [str(c) for c in class_names]
         kw = dict(labels=labels, target_names=names, zero_division=0)
         return EvaluationResult(
             accuracy=float((y == p).mean()), report=classification_report(y, p, output_dict=True, **kw),
             report_text=classification_report(y, p, digits=4, **kw), confusion_matrix=confusion_matrix(y, p, labels=labels),
             class_names=names, misclassified={"images": wrong["images"], "targets": wrong["targets"].numpy(),
-                                              "predictions": wrong["predictions"].numpy()})
+                                              "predictions": wrong["predictions"].numpy()},
+            targets=y, logits=z, indices=idx)
 
 # %% ../../nbs/08_evaluation.metrics.ipynb #3164a376
 def _plt():
