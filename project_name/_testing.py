@@ -111,7 +111,7 @@ def _code_version() -> str:
 
 def trained_run(*overrides: str) -> Path:
     "The directory of a finished run of `overrides` (W&B off), trained once per code version and shared by every test that asks."
-    import fcntl, hashlib, json, shutil, tempfile
+    import fcntl, hashlib, json, shutil, tempfile, time
     cache = Path(tempfile.gettempdir())/"project_name-test-runs"
     version = cache/_code_version()
     run_dir = version/hashlib.sha256(json.dumps(overrides).encode()).hexdigest()[:16]
@@ -122,7 +122,7 @@ def trained_run(*overrides: str) -> Path:
             from project_name.train import run
             from project_name.utils.config import compose
             for old in cache.iterdir():
-                if old != version: shutil.rmtree(old, ignore_errors=True)
+                if old != version and time.time() - old.stat().st_mtime > 86_400: shutil.rmtree(old, ignore_errors=True)
             shutil.rmtree(run_dir, ignore_errors=True)
             run(compose([*overrides, f"paths.output_dir={run_dir}", "wandb.mode=disabled", "callbacks.progress.style=lines"]))
     return run_dir

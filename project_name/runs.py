@@ -44,6 +44,11 @@ class FinishedRun:
         from project_name.data.datasets import build_loaders
         return build_loaders(OmegaConf.create(self.config["data"]), device=device, seed=self.config["seed"])
 
+    def interpret(self, split: str = "test", device: str | torch.device = "cpu"):
+        "The `Interpretation` of the model on `split` (test or val): top losses, confusions, per-class scores, calibration."
+        from project_name.evaluation.interpret import Interpretation
+        return Interpretation.from_loader(self.model.to(device), getattr(self.loaders(device), split), self.class_names, device)
+
 def load_run(path: str | Path, # a run directory, or a checkpoint file
              device: str | torch.device = "cpu") -> FinishedRun:
     "The finished run at `path`: its best checkpoint's model on `device`, and its config."

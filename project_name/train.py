@@ -96,6 +96,7 @@ def _hydra_output_dir() -> str | None:
 # %% ../nbs/10_pipeline.ipynb #32741243
 def _evaluate(trainer, loaders, out_dir: Path, wandb_run, log_artifacts: bool) -> dict:
     "Test the best checkpoint, write the report files (rank 0) and return the run's metrics."
+    from project_name.evaluation.interpret import Interpretation
     from project_name.evaluation.metrics import ModelEvaluator, save_report
     from project_name.models.base import load_checkpoint, load_state, run_checkpoint
     barrier()  # rank 0 has written the last checkpoints
@@ -104,24 +105,29 @@ def _evaluate(trainer, loaders, out_dir: Path, wandb_run, log_artifacts: bool) -
     if best is not None: load_state(trainer.model, load_checkpoint(best, trainer.device)["model"], str(best))
     names = loaders.meta["class_names"]
     result = ModelEvaluator(trainer.model, trainer.device).evaluate_classification(loaders.test, names)
+    interp = Interpretation.from_result(result, loaders.test.dataset)
     history = trainer.history
     val_accs = [h["val_accuracy"] for h in history if "val_accuracy" in h]
     metrics = {"test_accuracy": result.accuracy, "best_val_accuracy": max(val_accs, default=None),
                "best_epoch": 1 + val_accs.index(max(val_accs)) if val_accs else None,
+               "expected_calibration_error": interp.calibration()["ece"],
                "epochs_completed": trainer.epoch, "stop_reason": trainer.stop_reason, "evaluated_checkpoint": str(best) if best else None,
                "output_dir": str(out_dir), "history": history}
+    if (out_dir/"lr_find.json").is_file(): metrics["lr_find"] = json.loads((out_dir/"lr_find.json").read_text())
     if trainer.rank > 0: return metrics
     save_report(result, out_dir, history)
+    interp.save(out_dir)
     write_atomic(out_dir/"metrics.json", json.dumps(metrics, indent=2))
-    if wandb_run is not None: _report_to_wandb(wandb_run, metrics, result, history, ckpts, log_artifacts)
+    if wandb_run is not None: _report_to_wandb(wandb_run, metrics, result, interp, history, ckpts, log_artifacts)
     return metrics
 
-def _report_to_wandb(run, metrics, result, history, ckpts: Path, log_artifacts: bool):
+def _report_to_wandb(run, metrics, result, interp, history, ckpts: Path, log_artifacts: bool):
     from project_name.utils.wandb_utils import WandbLogger, log_model_artifact
     run.summary.update({k: v for k, v in metrics.items() if k in ("test_accuracy", "best_val_accuracy", "best_epoch", "epochs_completed")})
     wl = WandbLogger(run)
     wl.log_confusion_matrix(*_targets_predictions(result.confusion_matrix), result.class_names)
     if history: wl.log_learning_curves(history)
+    interp.log_to_wandb(run)
     if log_artifacts:
         for name, aliases in (("best.pt", ["best"]), ("last.pt", ["latest"])):
             if (ckpts/name).is_file(): log_model_artifact(run, ckpts/name, aliases=aliases)
@@ -153,6 +159,23 @@ def _missing_from_wandb(cfg: DictConfig, out_dir: Path, ckpt: dict | None) -> li
     if ckpt is None or not ckpt.get("wandb_run_id") or cfg.wandb.get("mode") != "offline": return []
     have = logged_epochs(out_dir, ckpt["wandb_run_id"])
     return [(row, step) for row, step in zip(ckpt["history"], ckpt.get("epoch_steps", [])) if row["epoch"] not in have]
+
+def _with_found_lr(cfg: DictConfig, model, loaders, device, ckpt: dict | None, world: int):
+    "With training.lr_find, `cfg` with the range test's suggestion (valley) as its learning rate, and the test's record."
+    if not cfg.training.get("lr_find"): return cfg, None
+    if world > 1: raise ConfigError("training.lr_find=true runs in one process: find the learning rate there, then "
+                                    "give it to the run with several as training.learning_rate.")
+    from project_name.training.trainer import MLTrainer
+    finder = None if ckpt is not None else MLTrainer(model, cfg, callbacks=[], device=device).lr_find(loaders.train)
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg):  # a resumed run keeps the learning rate it was found to have
+        cfg.training.learning_rate = ckpt["config"]["training"]["learning_rate"] if ckpt is not None else finder.valley
+    if finder: log.info("lr_find: training with learning rate %.3g (valley; steepest %.3g)", finder.valley, finder.steepest)
+    return cfg, finder
+
+def _write_lr_find(out_dir: Path, finder):
+    finder.plot(out_dir/"plots"/"lr_find.png")
+    write_atomic(out_dir/"lr_find.json", json.dumps(finder.summary(), indent=2))
 
 def _claim_run_dir(cfg: DictConfig, out_dir: Path, resume: Path | None, rank: int) -> Path:
     "The resumed run's directory, or one claimed for this run by rank 0 (`<dir>_N` when `<dir>` holds another run)."
@@ -208,10 +231,12 @@ def run(cfg: DictConfig,
     loaders = build_loaders(cfg.data, device=device, seed=cfg.seed, rank=rank, world_size=world)
     model = build_model(cfg.model, loaders.meta)
     ckpt = _resume_checkpoint(resume, model)
+    cfg, finder = _with_found_lr(cfg, model, loaders, device, ckpt, world)  # training.lr_find: the range test's learning rate
     out_dir = _claim_run_dir(cfg, out_dir, resume, rank)     # only now: the data and the model are known to work
     job_log.write_to(out_dir)
     cfg, config = _pinned(cfg, out_dir, loaders.meta)
     if resume is None and rank == 0: _write_run_config(out_dir, config, overrides)
+    if finder is not None: _write_lr_find(out_dir, finder)
     log.info("Run directory: %s%s%s", out_dir, f" (resuming {resume})" if resume else "", f"; {world} processes" if world > 1 else "")
     missing = _missing_from_wandb(cfg, out_dir, ckpt) if rank == 0 else []  # read before this run adds its own files
     wandb_run = start_wandb(cfg, config=config, run_id=ckpt and ckpt["wandb_run_id"]) if rank == 0 else None

@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 import math
 import random
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +31,7 @@ from ..utils.logging import get_logger
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'autocast_dtype', 'rng_state', 'set_rng_state', 'MLTrainer']
+__all__ = ['log', 'autocast_dtype', 'rng_state', 'set_rng_state', 'MLTrainer', 'steepest_lr', 'valley_lr', 'LRFinder']
 
 # %% ../../nbs/07_training.trainer.ipynb #b87bf9ef
 def autocast_dtype(precision: str | int, device: torch.device) -> torch.dtype | None:
@@ -160,13 +162,18 @@ def _to_device(self: MLTrainer, x, y):
     return x, y
 
 @patch
-def _optimizer_step(self: MLTrainer):
+def _apply_gradients(self: MLTrainer):
+    "Clip (when asked), step the optimizer through the grad scaler, and clear the gradients."
     if self.training.grad_clip_norm:
         self.scaler.unscale_(self.optimizer)
         nn.utils.clip_grad_norm_(self.model.parameters(), self.training.grad_clip_norm)
     self.scaler.step(self.optimizer)
     self.scaler.update()
     self.optimizer.zero_grad(set_to_none=True)
+
+@patch
+def _optimizer_step(self: MLTrainer):
+    self._apply_gradients()
     if self.scheduler is not None and self.training.scheduler_interval == "step": self.scheduler.step()
     self.global_step += 1
 
@@ -344,3 +351,83 @@ def fit(self: MLTrainer, train_loader, val_loader=None,
     finally:
         self._call("on_fit_end")
     return self.history
+
+# %% ../../nbs/07_training.trainer.ipynb #59bd317b
+def steepest_lr(lrs, losses) -> float:
+    "The learning rate where the loss falls fastest (against log lr), before its lowest point."
+    lowest = int(np.argmin(losses))
+    if lowest < 2: return float(lrs[lowest])
+    slopes = np.gradient(np.asarray(losses[:lowest + 1]), np.log10(lrs[:lowest + 1]))
+    return float(lrs[int(np.argmin(slopes))])
+
+def valley_lr(lrs, losses) -> float:
+    "The learning rate halfway down the valley: the longest falling sequence of losses, counted back from where it ends."
+    n = len(losses)
+    length = [1] * n  # the longest falling sequence of points (gaps allowed) that ends at each point
+    for i in range(1, n):
+        length[i] = 1 + max((length[j] for j in range(i) if losses[j] > losses[i]), default=0)
+    end = int(np.argmax(length))
+    start = end - length[end] + 1  # noise on the plateau lengthens the sequence, so its first point would be too early
+    return float(lrs[start + (end - start) // 2])
+
+@dataclass
+class LRFinder:
+    "The range test's record: the learning rates tried, the smoothed losses, and the suggestions."
+    lrs: list[float]
+    losses: list[float]
+    valley: float
+    steepest: float
+
+    def plot(self, path: str | Path | None = None):
+        "Loss against learning rate (log scale), with both suggestions marked."
+        from project_name.evaluation.metrics import _plt, _save
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot(self.lrs, self.losses)
+        for lr, name, color in ((self.valley, "valley", "crimson"), (self.steepest, "steepest", "darkorange")):
+            ax.plot(lr, np.interp(np.log(lr), np.log(self.lrs), self.losses), "o", color=color, label=f"{name} {lr:.2e}")
+        ax.set(xscale="log", xlabel="learning rate", ylabel="loss (smoothed)", title="Learning-rate range test")
+        ax.legend()
+        plt.close(fig)
+        return _save(fig, path)
+
+    def summary(self) -> dict: return {"suggested": self.valley, "valley": self.valley, "steepest": self.steepest, "steps": len(self.lrs)}
+
+# %% ../../nbs/07_training.trainer.ipynb #89479206
+@patch
+def lr_find(self: MLTrainer, loader, start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100,
+            smoothing: float = 0.98, # of the exponential moving average of the loss
+            diverge: float = 4.0,    # stop once the loss is this many times its lowest
+           ) -> LRFinder:
+    "Run the learning-rate range test on `loader`; the model, optimizer, grad scaler and RNGs are as they were after it."
+    if self.world_size > 1: raise ConfigError("lr_find runs in one process: run it once, then train with training.learning_rate set.")
+    saved = {"model": copy.deepcopy(self.model.state_dict()), "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+             "scaler": self.scaler.state_dict(), "rng": rng_state(), "mode": self.model.training,
+             "epoch": getattr(getattr(loader, "sampler", None), "epoch", None)}
+    growth = (end_lr / start_lr) ** (1 / max(num_steps - 1, 1))
+    lrs, losses, mean, lowest = [], [], 0.0, math.inf
+    try:
+        self.model.train()
+        while len(lrs) < num_steps:
+            for x, y in loader:
+                lr = start_lr * growth ** len(lrs)
+                for group in self.optimizer.param_groups: group["lr"] = lr
+                x, y = self._to_device(x, y)
+                with self._autocast(): loss = self.loss_fn(self.forward(x), y)
+                self.scaler.scale(loss).backward()
+                self._apply_gradients()
+                mean = smoothing * mean + (1 - smoothing) * loss.item()  # a host sync per step: this is no training run
+                lrs.append(lr); losses.append(mean / (1 - smoothing ** len(lrs)))
+                if not math.isfinite(losses[-1]) or losses[-1] > diverge * lowest or len(lrs) == num_steps: break
+                lowest = min(lowest, losses[-1])
+            if not math.isfinite(losses[-1]) or losses[-1] > diverge * lowest: break
+    finally:
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scaler.load_state_dict(saved["scaler"])
+        self.model.train(saved["mode"])
+        set_rng_state(saved["rng"])
+        if saved["epoch"] is not None: loader.sampler.set_epoch(saved["epoch"])
+    finite = [i for i, l in enumerate(losses) if math.isfinite(l)]
+    lrs, losses = [lrs[i] for i in finite], [losses[i] for i in finite]
+    return LRFinder(lrs, losses, valley_lr(lrs, losses), steepest_lr(lrs, losses))

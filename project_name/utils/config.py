@@ -144,6 +144,7 @@ VALUE_CHECKS = {  # config key: (check, what it must be)
     "training.grad_clip_norm": (lambda v: v is None or (_is_number(v) and v > 0), "null or a positive number"),
     "training.precision": (lambda v: str(v) in ("32", "bf16", "bf16-mixed", "16", "16-mixed"), "one of 32, bf16, 16-mixed"),
     "training.scheduler_interval": (lambda v: v in ("step", "epoch"), "step or epoch"),
+    "training.lr_find": (lambda v: isinstance(v, bool), "true or false"),
     "seed": (lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
     "wandb.mode": (lambda v: v in ("online", "offline", "disabled", "shared"), "online, offline or disabled"),
 }
