@@ -10,13 +10,14 @@ import re
 import shlex
 from contextlib import contextmanager
 
+import numpy as np
 from omegaconf import DictConfig
 
 from .utils.config import ConfigError, compose, validate_config
 
 # %% auto #0
 __all__ = ['NOTEBOOK_PARAMETERS', 'hydra_value', 'notebook_overrides', 'notebook_config', 'new_parameters', 'notebook_parameters',
-           'RunStatus']
+           'RunStatus', 'config_changes', 'folded', 'class_counts', 'show_images', 'report_table']
 
 # %% ../nbs/16_notebook.ipynb #ad1da789
 NOTEBOOK_PARAMETERS = {  # parameter: the config key (or group) it sets
@@ -93,3 +94,54 @@ class RunStatus:
         except Exception as e:
             self.update(f"**failed** while {what}: {type(e).__name__}: {e}")
             raise
+
+# %% ../nbs/16_notebook.ipynb #c37dc600
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v: out |= _flat(v, f"{prefix}{k}.")
+        else: out[f"{prefix}{k}"] = v
+    return out
+
+def config_changes(cfg: DictConfig, defaults: DictConfig | None = None):
+    "A table of the keys whose values in `cfg` differ from the defaults (`compose()`), interpolations as written."
+    import pandas as pd
+    from omegaconf import OmegaConf
+    this, base = (_flat(OmegaConf.to_container(c, resolve=False)) for c in (cfg, compose() if defaults is None else defaults))
+    keys = [k for k in this if this[k] != base.get(k, "(not set)")] + [k for k in base if k not in this]
+    return pd.DataFrame({"default": [base.get(k, "(not set)") for k in keys], "this run": [this.get(k, "(removed)") for k in keys]},
+                        index=pd.Index(keys, name="key"), dtype=object)
+
+def folded(text: str, summary: str):
+    "`text` in a fold that opens on a click (HTML `<details>`), with `summary` as its label."
+    import html
+    from IPython.display import HTML
+    return HTML(f"<details><summary>{html.escape(summary)}</summary><pre>{html.escape(text)}</pre></details>")
+
+# %% ../nbs/16_notebook.ipynb #1379b527
+def _labels(dataset) -> np.ndarray:
+    if hasattr(dataset, "tensors"): return dataset.tensors[1].numpy()
+    if hasattr(dataset, "samples"): return np.array([y for _, y in dataset.samples])
+    return np.array([int(y) for _, y in dataset])
+
+def class_counts(data) -> "pd.DataFrame":
+    "Images per class in each split of `data` (a `DataSplits`)."
+    import pandas as pd
+    counts = {s: np.bincount(_labels(getattr(data, s)), minlength=data.num_classes) for s in ("train", "val", "test")}
+    return pd.DataFrame(counts, index=pd.Index(data.class_names, name="class"))
+
+def show_images(dataset, class_names: list[str], n: int = 32, ncols: int = 8, seed: int = 0):
+    "`n` images of `dataset` picked at random (by `seed`), titled with their class."
+    import torch
+    from project_name.evaluation.metrics import image_grid
+    pick = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n].tolist()
+    images, labels = zip(*(dataset[i] for i in pick))
+    return image_grid(torch.stack(images), [class_names[int(y)] for y in labels], ncols=ncols,
+                      title=f"{len(pick)} of {len(dataset):,} training images")
+
+def report_table(report: dict) -> "pd.DataFrame":
+    "scikit-learn's classification report as a table: a row per class and the averages, support as a count."
+    import pandas as pd
+    rows = {k: v for k, v in report.items() if isinstance(v, dict)}
+    table = pd.DataFrame(rows).T[["precision", "recall", "f1-score", "support"]]
+    return table.astype({"support": int})

@@ -58,12 +58,12 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 def model_summary(model: nn.Module, input_shape: tuple[int, ...]) -> str:
     "A table of `model`'s leaf layers with their output shapes and parameters, for one input of `input_shape` (C, H, W)."
-    rows, hooks = [], []
+    rows, hooks = [("input", "-", str((1, *input_shape)), "")], []
     for name, m in model.named_modules():
         if next(m.children(), None) is None:
             hooks.append(m.register_forward_hook(lambda m, i, o, name=name: rows.append(
                 (name, type(m).__name__, str(tuple(o.shape)) if torch.is_tensor(o) else "-",
-                 sum(p.numel() for p in m.parameters(recurse=False))))))
+                 f"{sum(p.numel() for p in m.parameters(recurse=False)):,}"))))
     was_training = model.training
     try:
         model.eval()

@@ -69,6 +69,10 @@ def _in_notebook() -> bool:
         return type(get_ipython()).__name__ == "ZMQInteractiveShell"
     except ImportError: return False
 
+def _watched_notebook() -> bool:
+    "A notebook kernel that a Jupyter server started, so a browser shows its widgets."
+    return _in_notebook() and "JPY_SESSION_NAME" in os.environ
+
 def _format_metrics(metrics: dict) -> str:
     return "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items() if k != "epoch")
 
@@ -81,7 +85,7 @@ class ProgressBar(Callback):
 
     def _resolved_style(self) -> str:
         if self.style != "auto": return self.style
-        interactive = (_in_notebook() and not os.environ.get("IN_TEST")) or sys.stdout.isatty()
+        interactive = _watched_notebook() or (sys.stdout.isatty() and not os.environ.get("IN_TEST"))
         return "bar" if interactive else "lines"
 
     def on_fit_begin(self):
