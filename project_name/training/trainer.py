@@ -319,7 +319,8 @@ def fit(self: MLTrainer, train_loader, val_loader=None,
     self._loaders = {"train": train_loader, **({"val": val_loader} if val_loader is not None else {})}
     for cb in self.callbacks: cb.trainer = self
     self._events = {e: callbacks_for(self.callbacks, e) for e in EVENTS}  # the callbacks held now, appended ones too
-    per_epoch = math.ceil(_limit(len(train_loader), self.limit_batches) / t.grad_accum_steps)
+    self.batches_per_epoch = _limit(len(train_loader), self.limit_batches)  # known to on_epoch_begin (the progress bar's total)
+    per_epoch = math.ceil(self.batches_per_epoch / t.grad_accum_steps)
     if self.scheduler is None:
         self.scheduler = self._build_scheduler(self.epochs * per_epoch if t.scheduler_interval == "step" else self.epochs)
     if resume: self.load_checkpoint(resume)
