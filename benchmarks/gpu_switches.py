@@ -58,7 +58,7 @@ def measure(overrides, data, epochs, batch_size, model):
     seed_everything(0)
     device = get_device(cfg.device)
     torch.backends.cudnn.benchmark = bool(cfg.training.cudnn_benchmark)
-    cfg.data.dataset = {"_target_": "__main__.synthetic_cifar", "n_train": data[0], "n_eval": data[1]}
+    cfg.data.dataset = {"_target_": f"{synthetic_cifar.__module__}.synthetic_cifar", "n_train": data[0], "n_eval": data[1]}
     loaders = build_loaders(cfg.data, device=device, seed=0)
     timer = EpochTimer()
     trainer = MLTrainer(build_model(cfg.model, loaders.meta), cfg, callbacks=[timer], device=device)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import copy
 import json
 import logging
@@ -254,6 +255,9 @@ def main(cfg: DictConfig) -> float | None:
     with open_dict(cfg): cfg.paths.output_dir = hc.runtime.output_dir
     with exit_on_user_error():
         try: metrics = run(cfg, overrides=OmegaConf.to_container(hc.overrides.task))  # as typed: ${...} not resolved
+        except BaseException:
+            with contextlib.suppress(OSError): Path(hc.runtime.output_dir).rmdir()  # Hydra made it; a run that wrote nothing leaves none
+            raise
         finally:
             if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
     return metrics.get(cfg.optimized_metric) if cfg.get("optimized_metric") else None
