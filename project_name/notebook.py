@@ -119,15 +119,11 @@ def folded(text: str, summary: str):
     return HTML(f"<details><summary>{html.escape(summary)}</summary><pre>{html.escape(text)}</pre></details>")
 
 # %% ../nbs/16_notebook.ipynb #1379b527
-def _labels(dataset) -> np.ndarray:
-    if hasattr(dataset, "tensors"): return dataset.tensors[1].numpy()
-    if hasattr(dataset, "samples"): return np.array([y for _, y in dataset.samples])
-    return np.array([int(y) for _, y in dataset])
-
 def class_counts(data) -> "pd.DataFrame":
     "Images per class in each split of `data` (a `DataSplits`)."
     import pandas as pd
-    counts = {s: np.bincount(_labels(getattr(data, s)), minlength=data.num_classes) for s in ("train", "val", "test")}
+    from project_name.data.datasets import split_labels
+    counts = {s: np.bincount(split_labels(getattr(data, s)), minlength=data.num_classes) for s in ("train", "val", "test")}
     return pd.DataFrame(counts, index=pd.Index(data.class_names, name="class"))
 
 def show_images(dataset, class_names: list[str], n: int = 32, ncols: int = 8, seed: int = 0):

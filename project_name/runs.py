@@ -42,7 +42,8 @@ class FinishedRun:
         "The run's data and loaders, split as in training (the same seed)."
         from omegaconf import OmegaConf
         from project_name.data.datasets import build_loaders
-        return build_loaders(OmegaConf.create(self.config["data"]), device=device, seed=self.config["seed"])
+        from project_name.train import run_fold
+        return build_loaders(OmegaConf.create(self.config["data"]), device=device, seed=self.config["seed"], fold=run_fold(self.config))
 
     def interpret(self, split: str = "test", device: str | torch.device = "cpu"):
         "The `Interpretation` of the model on `split` (test or val): top losses, confusions, per-class scores, calibration."

@@ -9,6 +9,7 @@ import csv
 import json
 from pathlib import Path
 
+import yaml
 from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig, OmegaConf
 
@@ -20,20 +21,25 @@ log = get_logger(__name__)
 __all__ = ['log', 'SUMMARY_COLUMNS', 'write_sweep_summary', 'SweepSummary']
 
 # %% ../nbs/17_sweeps.ipynb #8b92e45d
-SUMMARY_COLUMNS = ["job", "overrides", "test_accuracy", "best_val_accuracy", "epochs_completed", "output_dir"]
+SUMMARY_COLUMNS = ["job", "overrides", "seed", "test_accuracy", "best_val_accuracy", "epochs_completed", "output_dir"]
+_FOLD_OR_SEED = ("evaluation.fold=", "seed=")
+
+def _seed(job: Path):
+    config = yaml.load((job/"config.yaml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if (job/"config.yaml").is_file() else None
+    return config.get("seed", "") if isinstance(config, dict) else ""
 
 def write_sweep_summary(sweep_dir: str | Path) -> list[dict]:
-    "Write summary.csv and summary.md for the jobs in `sweep_dir`; return their rows."
+    "Write summary.csv and summary.md for the jobs in `sweep_dir` (and cv_summary.* when they differ in fold and seed alone); return their rows."
     sweep_dir = Path(sweep_dir)
     jobs = sorted((p for p in sweep_dir.iterdir() if (p/"overrides.yaml").is_file()),
                   key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else p.name))
     overrides = [list(OmegaConf.load(job/"overrides.yaml")) for job in jobs]
     shared = set.intersection(*map(set, overrides)) if len(overrides) > 1 else set()  # the same in every job
-    rows = []
+    rows, metrics_of = [], {}
     for job, ovr in zip(jobs, overrides):
-        metrics = json.loads((job/"metrics.json").read_text()) if (job/"metrics.json").is_file() else {}
-        rows.append({"job": job.name, "overrides": " ".join(o for o in ovr if o not in shared),
-                     **{k: metrics.get(k, "failed" if k == "test_accuracy" else "") for k in SUMMARY_COLUMNS[2:]}})
+        metrics_of[job] = json.loads((job/"metrics.json").read_text()) if (job/"metrics.json").is_file() else {}
+        rows.append({"job": job.name, "overrides": " ".join(o for o in ovr if o not in shared), "seed": _seed(job),
+                     **{k: metrics_of[job].get(k, "failed" if k == "test_accuracy" else "") for k in SUMMARY_COLUMNS[3:]}})
     with open(sweep_dir/"summary.csv", "w", newline="") as f:
         w = csv.DictWriter(f, SUMMARY_COLUMNS)
         w.writeheader(); w.writerows(rows)
@@ -41,6 +47,11 @@ def write_sweep_summary(sweep_dir: str | Path) -> list[dict]:
     lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
     lines += ["| " + " | ".join(fmt(r[c]) for c in SUMMARY_COLUMNS) + " |" for r in rows]
     (sweep_dir/"summary.md").write_text("\n".join(lines) + "\n")
+    differing = {o for ovr in overrides for o in ovr if o not in shared}
+    if len(jobs) > 1 and differing and all(o.startswith(_FOLD_OR_SEED) for o in differing) and all(m for m in metrics_of.values()):
+        from project_name.cross_validation import write_cv_summary
+        write_cv_summary(sweep_dir, [{"name": job.name, "fold": OmegaConf.select(OmegaConf.from_dotlist(ovr), "evaluation.fold"),
+                                      "seed": _seed(job), "metrics": metrics_of[job]} for job, ovr in zip(jobs, overrides)])
     return rows
 
 class SweepSummary(HydraCallback):

@@ -28,7 +28,7 @@ from .utils.logging import get_logger
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'claim_output_dir', 'resolve_resume', 'JobLog', 'run', 'main', 'cli']
+__all__ = ['log', 'claim_output_dir', 'finished_run', 'resolve_resume', 'JobLog', 'run_fold', 'run', 'main', 'cli']
 
 # %% ../nbs/10_pipeline.ipynb #16060cfc
 def claim_output_dir(path: str | Path) -> Path:
@@ -51,6 +51,14 @@ def _died_before_first_checkpoint(cfg: DictConfig, out_dir: Path) -> bool:
     "With resume=auto, a run directory that this run claimed but left without a checkpoint is started again, in place."
     return (cfg.training.get("resume") == "auto" and (out_dir/"config.yaml").is_file()
             and not (out_dir/"checkpoints").exists() and not (out_dir/"metrics.json").exists())
+
+def finished_run(cfg: DictConfig) -> dict | None:
+    "With resume=auto, the metrics of a run directory whose run has already finished what `cfg` asks (None otherwise)."
+    out = Path(cfg.paths.output_dir)
+    if cfg.training.get("resume") != "auto" or not (out/"metrics.json").is_file(): return None
+    metrics = json.loads((out/"metrics.json").read_text())
+    done = metrics.get("stop_reason") is not None or (metrics.get("epochs_completed") or 0) >= cfg.training.epochs
+    return metrics if done and "test_accuracy" in metrics else None
 
 def resolve_resume(cfg: DictConfig) -> tuple[Path, Path | None]:
     "The run directory and the checkpoint to resume from (None: a fresh run), from `training.resume`."
@@ -139,6 +147,21 @@ def _targets_predictions(cm):
     return [t for t, _ in pairs], [p for _, p in pairs]
 
 # %% ../nbs/10_pipeline.ipynb #e8c84101
+def run_fold(cfg) -> tuple[int, int, int] | None:
+    "The cross-validation fold a run trains on, as `build_loaders` takes it: (fold, folds, split seed), or None."
+    ev = cfg.get("evaluation") or {}
+    if ev.get("fold") is None: return None
+    if not ev.get("folds"): raise ConfigError(f"evaluation.fold={ev['fold']} needs evaluation.folds, the number of folds.")
+    return int(ev["fold"]), int(ev["folds"]), int(ev.get("split_seed") if ev.get("split_seed") is not None else cfg["seed"])
+
+def _several_runs(cfg: DictConfig) -> bool:
+    ev = cfg.get("evaluation") or {}
+    return bool(ev.get("folds") and ev.get("fold") is None) or (ev.get("repeats") or 1) > 1
+
+def _run_several(cfg: DictConfig, overrides):
+    from project_name.cross_validation import cross_validate
+    return cross_validate(cfg, overrides)
+
 def _seeded_device(cfg: DictConfig, world: int) -> torch.device:
     "Seed everything and pick the device (under torchrun on GPUs, this process's own)."
     seed_everything(cfg.seed, cfg.training.deterministic)
@@ -223,13 +246,17 @@ def run(cfg: DictConfig,
     from project_name.training.callbacks import WandbCallback, build_callbacks
     from project_name.training.trainer import MLTrainer
     from project_name.utils.wandb_utils import start_wandb
+    if _several_runs(cfg): return _run_several(cfg, overrides)  # evaluation.folds / repeats: a run per fold and seed
+    if (done := finished_run(cfg)) is not None:
+        log.info("%s has finished; its results are kept (training.resume=auto)", cfg.paths.output_dir)
+        return done
     job_log = JobLog(_hydra_output_dir())                    # Hydra's log waits for the run directory
     rank, world = init_distributed()                         # one process, or one of torchrun's
     if rank > 0: logging.getLogger("project_name").setLevel(logging.WARNING)  # one process speaks
     validate_config(cfg)                                     # every value, before any work
     out_dir, resume = broadcast_object(resolve_resume(cfg))  # rank 0's clock names the run directory
     device = _seeded_device(cfg, world)
-    loaders = build_loaders(cfg.data, device=device, seed=cfg.seed, rank=rank, world_size=world)
+    loaders = build_loaders(cfg.data, device=device, seed=cfg.seed, rank=rank, world_size=world, fold=run_fold(cfg))
     model = build_model(cfg.model, loaders.meta)
     ckpt = _resume_checkpoint(resume, model)
     cfg, finder = _with_found_lr(cfg, model, loaders, device, ckpt, world)  # training.lr_find: the range test's learning rate

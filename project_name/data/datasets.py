@@ -18,7 +18,8 @@ from ..utils.config import ConfigError
 
 # %% auto #0
 __all__ = ['IMAGE_EXTENSIONS', 'DataSplits', 'stratified_split', 'load_digits', 'load_torchvision', 'read_image', 'ImageFiles',
-           'load_imagefolder', 'EpochSampler', 'InMemoryLoader', 'torch_loader', 'Loaders', 'build_loaders']
+           'load_imagefolder', 'split_labels', 'cv_fold', 'EpochSampler', 'InMemoryLoader', 'torch_loader', 'Loaders',
+           'build_loaders']
 
 # %% ../../nbs/03_data.datasets.ipynb #9829fea7
 @dataclass
@@ -207,6 +208,39 @@ def load_imagefolder(root: str | Path,          # data/raw/<name>: class folders
     if in_memory: sets = {s: _stacked(v) for s, v in sets.items()}
     return DataSplits(root.name, sets["train"], sets["val"], sets["test"], classes)
 
+# %% ../../nbs/03_data.datasets.ipynb #7aeb869e
+def split_labels(dataset) -> np.ndarray:
+    "The class of every image of `dataset` (a tensor data set, image files, or any `(image, label)` data set)."
+    if isinstance(dataset, TensorDataset): return dataset.tensors[1].numpy()
+    if isinstance(dataset, ImageFiles): return np.array([y for _, y in dataset.samples], dtype=np.int64)
+    return np.array([int(y) for _, y in dataset])
+
+def _pooled(a, b):
+    if isinstance(a, TensorDataset) and isinstance(b, TensorDataset):
+        return TensorDataset(*(torch.cat([x, y]) for x, y in zip(a.tensors, b.tensors)))
+    if isinstance(a, ImageFiles) and isinstance(b, ImageFiles): return ImageFiles(a.samples + b.samples, a.image_size, a.channels)
+    raise ConfigError(f"Cross-validation pools the train and val images of data sets held as tensors or image files, not {type(a).__name__}.")
+
+def _subset(ds, idx):
+    if isinstance(ds, TensorDataset): return TensorDataset(*(t[idx] for t in ds.tensors))
+    return ImageFiles([ds.samples[i] for i in idx], ds.image_size, ds.channels)
+
+def cv_fold(data: DataSplits, fold: int, # which fold: 0 to folds - 1
+            folds: int, seed: int = 0,   # the seed fixes the parts
+           ) -> DataSplits:
+    "Fold `fold` of `folds`-fold cross-validation over `data`'s train and val images, stratified; the test split as it is."
+    from sklearn.model_selection import StratifiedKFold
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2: raise ConfigError(f"evaluation.folds={folds!r}: use an integer >= 2.")
+    if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < folds:
+        raise ConfigError(f"evaluation.fold={fold!r}: use an integer from 0 to {folds - 1}.")
+    pool = _pooled(data.train, data.val)
+    labels = split_labels(pool)
+    counts = np.bincount(labels, minlength=len(data.class_names))
+    if (few := [f"'{c}' ({n})" for c, n in zip(data.class_names, counts.tolist()) if n < folds]):
+        raise ConfigError(f"Class(es) {', '.join(few)} have fewer train and val images than evaluation.folds={folds}: use fewer folds.")
+    train, val = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels))[fold]
+    return DataSplits(data.name, _subset(pool, train), _subset(pool, val), data.test, data.class_names)
+
 # %% ../../nbs/03_data.datasets.ipynb #64da0506
 class EpochSampler(Sampler[int]):
     "Indices `0..n-1` in an order fixed by `seed` and the epoch; with `world_size > 1`, this rank's share."
@@ -293,10 +327,13 @@ class Loaders:
 
 def build_loaders(data_cfg, # the `data` node of the config
                   device: str | torch.device = "cpu", # where the in-memory loader keeps its tensors
-                  seed: int = 0, rank: int = 0, world_size: int = 1) -> Loaders:
-    "The data set of `data_cfg` and its train, val and test loaders."
+                  seed: int = 0, rank: int = 0, world_size: int = 1,
+                  fold: tuple[int, int, int] | None = None, # (fold, folds, seed): a cross-validation fold of train + val
+                 ) -> Loaders:
+    "The data set of `data_cfg` (or a fold of it) and its train, val and test loaders."
     from hydra.utils import instantiate
     data = instantiate(data_cfg.dataset, _convert_="all")
+    if fold is not None: data = cv_fold(data, *fold)
     train_tf, eval_tf = build_transforms(data_cfg.get("train_transforms")), build_transforms(data_cfg.get("eval_transforms"))
     in_memory = data_cfg.get("in_memory", True) and isinstance(data.train, TensorDataset)
     bs, eval_bs = data_cfg.batch_size, data_cfg.get("eval_batch_size") or data_cfg.batch_size

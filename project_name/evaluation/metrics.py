@@ -17,7 +17,7 @@ from ..utils.files import write_atomic
 
 # %% auto #0
 __all__ = ['EvaluationResult', 'ModelEvaluator', 'plot_confusion_matrix', 'plot_learning_curves', 'image_grid',
-           'plot_misclassified', 'save_report']
+           'plot_misclassified', 'save_report', 'confidence_interval']
 
 # %% ../../nbs/08_evaluation.metrics.ipynb #a0b19990
 @dataclass
@@ -150,3 +150,13 @@ def save_report(result: EvaluationResult, folder: str | Path, history: list[dict
     plot_misclassified(m["images"], m["targets"], m["predictions"], result.class_names, folder/"plots"/"misclassified.png")
     write_atomic(folder/"classification_report.json", json.dumps(result.report, indent=2))
     return folder
+
+# %% ../../nbs/08_evaluation.metrics.ipynb #97b85ecf
+def confidence_interval(values, level: float = 0.95) -> dict:
+    "The mean, standard deviation (n - 1) and the `level` confidence interval of the mean of `values` (Student's t)."
+    from scipy import stats
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    n = len(v)
+    mean, std = (float(v.mean()) if n else float("nan")), (float(v.std(ddof=1)) if n > 1 else 0.0)
+    half = float(stats.t.ppf((1 + level) / 2, n - 1) * std / np.sqrt(n)) if n > 1 else float("nan")
+    return {"n": n, "mean": mean, "std": std, "low": mean - half, "high": mean + half, "level": level}
