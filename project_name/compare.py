@@ -14,15 +14,16 @@ from pathlib import Path
 
 import yaml
 
+from .cross_validation import CV_MARKER
 from .utils.config import ConfigError, project_root
 
 # %% auto #0
-__all__ = ['METRICS', 'find_run_dirs', 'RunRecord', 'read_run', 'RunComparison', 'compare_runs']
+__all__ = ['METRICS', 'REPLICATE_KEYS', 'find_run_dirs', 'RunRecord', 'read_run', 'RunComparison', 'compare_runs']
 
 # %% ../nbs/23_compare.ipynb #6e162daf
 def _run_dirs_under(root: Path):
     for folder, subdirs, files in os.walk(root):
-        if "config.yaml" in files:
+        if "config.yaml" in files and CV_MARKER not in files:  # a cross-validation's folder holds its runs
             subdirs.clear()  # a run's own folders hold no runs
             yield Path(folder)
         else: subdirs[:] = sorted(d for d in subdirs if not d.startswith(".") and d != "wandb")
@@ -75,6 +76,7 @@ def read_run(path: str | Path) -> RunRecord:
 
 # %% ../nbs/23_compare.ipynb #3eed44d0
 METRICS = ["test_accuracy", "best_val_accuracy", "best_epoch", "epochs_completed", "expected_calibration_error"]
+REPLICATE_KEYS = ("seed", "evaluation.fold", "evaluation.split_seed", "data.dataset.seed")  # runs that differ only here are replicates
 _ALWAYS_DIFFERENT = ("paths.*", "callbacks.checkpoint.dirpath", "data_meta.*", "hydra.*")
 
 def _lower_is_better(metric: str) -> bool: return "loss" in metric or "error" in metric
@@ -115,6 +117,36 @@ class RunComparison:
     def best(self) -> RunRecord:
         "The run with the best `metric`."
         return self.ranked()[0]
+
+    def aggregate(self, metric: str | None = None):
+        "Runs that differ only in their fold or seed, as one row: how many, and the mean, std and 95% CI of `metric`."
+        import pandas as pd
+        from project_name.evaluation.metrics import confidence_interval
+        metric = metric or self.metric
+        keys = [k for k in self.differing_keys if k not in REPLICATE_KEYS]
+        groups = {}
+        for r in self.runs: groups.setdefault(tuple(json.dumps(r.config.get(k), default=str) for k in keys), []).append(r)
+        rows = []
+        for values, runs in groups.items():
+            label = " ".join(f"{k}={json.loads(v)}" for k, v in zip(keys, values)) or "all runs"
+            ci = confidence_interval([r.metrics.get(metric) for r in runs])
+            rows.append({"group": label, "runs": ci["n"], "mean": ci["mean"], "std": ci["std"], "ci95_low": ci["low"], "ci95_high": ci["high"]})
+        table = pd.DataFrame(rows).set_index("group")
+        return table.sort_values("mean", ascending=_lower_is_better(metric), kind="stable")
+
+    def plot_aggregate(self, metric: str | None = None, path: str | Path | None = None):
+        "Each group's mean `metric` with its 95% confidence interval as error bars (a group of one run has none)."
+        from project_name.evaluation.metrics import _plt, _save
+        plt, metric = _plt(), metric or self.metric
+        table = self.aggregate(metric)
+        fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(table) + 2), 3.6))
+        err = [(table["mean"] - table["ci95_low"]).fillna(0), (table["ci95_high"] - table["mean"]).fillna(0)]
+        ax.bar(range(len(table)), table["mean"], yerr=err, capsize=5, color="tab:blue", alpha=0.8)
+        ax.set_xticks(range(len(table)), [f"{g}\n({n} runs)" for g, n in zip(table.index, table["runs"])], fontsize=7)
+        low = (table["ci95_low"].fillna(table["mean"])).min()
+        ax.set(ylabel=metric, title=f"{metric}: mean and 95% confidence interval", ylim=(max(0, low - 0.05 * abs(low)), None))
+        plt.close(fig)
+        return _save(fig, path)
 
     def plot_curves(self, key: str = "val_accuracy", top: int | None = 10, path: str | Path | None = None):
         "`key` per epoch for each run (the `top` best by `metric`), overlaid; the best run drawn thickest."

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from .evaluation.metrics import confidence_interval
 from .utils.config import redact_secrets, validate_config
 from .utils.distributed import broadcast_object, init_distributed
 from .utils.files import write_atomic
@@ -57,6 +56,7 @@ CV_METRICS = ["test_accuracy", "best_val_accuracy", "expected_calibration_error"
 
 def write_cv_summary(folder: str | Path, runs: list[dict]) -> dict:
     "Write cv_summary.json, .csv and .md into `folder` for `runs` (each: name, fold, seed and the run's metrics); return the summary."
+    from project_name.evaluation.metrics import confidence_interval
     folder = Path(folder)
     rows = [{"run": r["name"], "fold": r.get("fold"), "seed": r.get("seed"), **{m: r["metrics"].get(m) for m in CV_METRICS}} for r in runs]
     stats = {m: confidence_interval([row[m] for row in rows]) for m in CV_METRICS}
@@ -102,7 +102,7 @@ def _job_log(folder: Path, job_dir: Path):
 
 def cross_validate(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
     "Train each fold and seed of `cfg` as its own run in one folder, then summarize them; return the summary's means, the runs and the folder."
-    from project_name.train import JobLog, _hydra_output_dir, run
+    from project_name.train import JobLog, _hydra_output_dir, finished_run, run
     validate_config(cfg)
     rank, _ = init_distributed()
     jobs = cv_jobs(cfg)
@@ -112,7 +112,10 @@ def cross_validate(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
     log.info("%d runs (%s) in %s", len(jobs), ", ".join(j["name"] for j in jobs), folder)
     runs = []
     for job in jobs:
-        with _job_log(folder, folder/job["name"]): metrics = run(job_config(cfg, job, folder), overrides)
+        job_cfg = job_config(cfg, job, folder)
+        if (metrics := finished_run(job_cfg)) is not None: log.info("%s has finished; its results are kept", job["name"])
+        else:
+            with _job_log(folder, folder/job["name"]): metrics = run(job_cfg, overrides)
         if "test_accuracy" not in metrics:  # stopped by a signal: the same command with training.resume=auto continues
             return {"output_dir": str(folder), "stop_reason": metrics.get("stop_reason")}
         runs.append(job | {"metrics": metrics})

@@ -247,10 +247,10 @@ def run(cfg: DictConfig,
     from project_name.training.trainer import MLTrainer
     from project_name.utils.wandb_utils import start_wandb
     if _several_runs(cfg): return _run_several(cfg, overrides)  # evaluation.folds / repeats: a run per fold and seed
-    if (done := finished_run(cfg)) is not None:
+    job_log = JobLog(_hydra_output_dir())                    # Hydra's log waits for the run directory
+    if (done := finished_run(cfg)) is not None:               # (and a finished run's log is left as it is)
         log.info("%s has finished; its results are kept (training.resume=auto)", cfg.paths.output_dir)
         return done
-    job_log = JobLog(_hydra_output_dir())                    # Hydra's log waits for the run directory
     rank, world = init_distributed()                         # one process, or one of torchrun's
     if rank > 0: logging.getLogger("project_name").setLevel(logging.WARNING)  # one process speaks
     validate_config(cfg)                                     # every value, before any work
