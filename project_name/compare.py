@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from .cross_validation import CV_MARKER
-from .utils.config import ConfigError, project_root
+from .utils.config import ConfigError, flatten, project_root, read_yaml
 
 # %% auto #0
 __all__ = ['METRICS', 'REPLICATE_KEYS', 'find_run_dirs', 'RunRecord', 'read_run', 'RunComparison', 'compare_runs']
@@ -51,19 +51,10 @@ class RunRecord:
     metrics: dict                # the final metrics of metrics.json, without the history
     history: list[dict] = field(default_factory=list)
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and v: out |= _flat(v, f"{prefix}{k}.")
-        else: out[f"{prefix}{k}"] = v
-    return out
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 def read_run(path: str | Path) -> RunRecord:
     "The run in directory `path`; one that has not finished or whose files are broken is a `ConfigError` saying which."
     path = Path(path)
-    try: config = yaml.load((path/"config.yaml").read_text(), Loader=_Loader)
+    try: config = read_yaml(path/"config.yaml")
     except (OSError, yaml.YAMLError) as e: raise ConfigError(f"config.yaml cannot be read ({type(e).__name__})") from None
     if not isinstance(config, dict) or not config: raise ConfigError("config.yaml is empty: the run was claimed but did not start")
     if not (path/"metrics.json").is_file(): raise ConfigError("unfinished: no metrics.json (still running, killed, or stopped by a signal)")
@@ -72,7 +63,7 @@ def read_run(path: str | Path) -> RunRecord:
     if not isinstance(metrics, dict) or "test_accuracy" not in metrics:
         raise ConfigError("metrics.json has no test_accuracy: the run stopped before its test")
     history = metrics.pop("history", [])
-    return RunRecord(path, _flat(config), metrics, history)
+    return RunRecord(path, flatten(config), metrics, history)
 
 # %% ../nbs/23_compare.ipynb #3eed44d0
 METRICS = ["test_accuracy", "best_val_accuracy", "best_epoch", "epochs_completed", "expected_calibration_error"]

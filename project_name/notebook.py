@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import numpy as np
 from omegaconf import DictConfig
 
-from .utils.config import ConfigError, compose, validate_config
+from .utils.config import ConfigError, compose, flatten, validate_config
 
 # %% auto #0
 __all__ = ['NOTEBOOK_PARAMETERS', 'hydra_value', 'notebook_overrides', 'notebook_config', 'new_parameters', 'notebook_parameters',
@@ -96,18 +96,11 @@ class RunStatus:
             raise
 
 # %% ../nbs/16_notebook.ipynb #c37dc600
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and v: out |= _flat(v, f"{prefix}{k}.")
-        else: out[f"{prefix}{k}"] = v
-    return out
-
 def config_changes(cfg: DictConfig, defaults: DictConfig | None = None):
     "A table of the keys whose values in `cfg` differ from the defaults (`compose()`), interpolations as written."
     import pandas as pd
     from omegaconf import OmegaConf
-    this, base = (_flat(OmegaConf.to_container(c, resolve=False)) for c in (cfg, compose() if defaults is None else defaults))
+    this, base = (flatten(OmegaConf.to_container(c, resolve=False)) for c in (cfg, compose() if defaults is None else defaults))
     keys = [k for k in this if this[k] != base.get(k, "(not set)")] + [k for k in base if k not in this]
     return pd.DataFrame({"default": [base.get(k, "(not set)") for k in keys], "this run": [this.get(k, "(removed)") for k in keys]},
                         index=pd.Index(keys, name="key"), dtype=object)

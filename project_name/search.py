@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 
 import optuna
-import yaml
 from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl, create_params_from_overrides
 from omegaconf import OmegaConf
 
+from .utils.config import read_yaml
 from .utils.files import write_atomic
 from .utils.logging import get_logger
 
@@ -54,7 +54,7 @@ class ResumableOptunaSweeperImpl(OptunaSweeperImpl):
         log.info("Optuna study %r in %s: %d of %d trials done, %d to go", self.study_name, folder, done, wanted, self.n_trials)
         super().sweep(arguments)
         study = optuna.load_study(study_name=self.study_name, storage=self.storage)
-        seed = yaml.safe_load((folder/str(study.best_trial.number)/"config.yaml").read_text()).get("seed")
+        seed = read_yaml(folder/str(study.best_trial.number)/"config.yaml").get("seed")
         path = write_atomic(folder/"experiment"/"best.yaml", best_experiment(study, seed, f"{self.study_name}_best"))
         log.info("Best trial %d: %s; its config: %s (python -m project_name.train --config-dir %s experiment=best)",
                  study.best_trial.number, study.best_trial.params, path, folder)

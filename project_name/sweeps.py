@@ -9,10 +9,10 @@ import csv
 import json
 from pathlib import Path
 
-import yaml
 from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig, OmegaConf
 
+from .utils.config import read_yaml
 from .utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -25,7 +25,7 @@ SUMMARY_COLUMNS = ["job", "overrides", "seed", "test_accuracy", "best_val_accura
 _FOLD_OR_SEED = ("evaluation.fold=", "seed=")
 
 def _seed(job: Path):
-    config = yaml.load((job/"config.yaml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if (job/"config.yaml").is_file() else None
+    config = read_yaml(job/"config.yaml") if (job/"config.yaml").is_file() else None
     return config.get("seed", "") if isinstance(config, dict) else ""
 
 def write_sweep_summary(sweep_dir: str | Path) -> list[dict]:

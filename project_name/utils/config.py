@@ -28,7 +28,7 @@ import project_name
 # %% auto #0
 __all__ = ['CONFIG_DIR_ENV', 'VALUE_CHECKS', 'SECRET_KEY', 'find_config_dir', 'project_root', 'ConfigError', 'compose',
            'user_error', 'exit_on_user_error', 'check_overrides', 'validate_config', 'get_device', 'seed_everything',
-           'redact_secrets', 'config_tree', 'print_config']
+           'redact_secrets', 'read_yaml', 'flatten', 'config_tree', 'print_config']
 
 # %% ../../nbs/00_utils.config.ipynb #e064962c
 CONFIG_DIR_ENV = "PROJECT_NAME_CONFIG_DIR"
@@ -224,6 +224,19 @@ def redact_secrets(obj, _secrets: set[str] | None = None):
     if isinstance(obj, str):
         for s in secrets: obj = obj.replace(s, "***")
     return obj
+
+# %% ../../nbs/00_utils.config.ipynb #f351d1ec
+def read_yaml(path: str | Path):
+    "The YAML file at `path`, read safely (with PyYAML's C loader where there is one)."
+    return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    "Nested dict `d` with dotted keys: {'training': {'epochs': 3}} -> {'training.epochs': 3}."
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v: out |= flatten(v, f"{prefix}{k}.")
+        else: out[f"{prefix}{k}"] = v
+    return out
 
 # %% ../../nbs/00_utils.config.ipynb #645cb214
 def _leaf(v) -> str: return "null" if v is None else str(v)
