@@ -291,18 +291,18 @@ def _write_artifacts(model: nn.Module, input_shape, folder: Path, calibration: n
         torch.export.save(export_program(quantize_int8(model), input_shape), str(folder/ARTIFACTS["torch_int8"]))
     if aoti: compile_aoti(program, folder/ARTIFACTS["aoti"])
 
-def labelled_test_images(run: FinishedRun) -> tuple[np.ndarray, np.ndarray]:
-    "The run's test images as the model sees them (eval transforms applied, float32 (N, C, H, W)), and their labels."
-    batches = list(run.loaders().test)
+def labelled_test_images(loaders) -> tuple[np.ndarray, np.ndarray]:
+    "The test images of a run's `loaders` as the model sees them (eval transforms applied, float32 (N, C, H, W)), and their labels."
+    batches = list(loaders.test)
     return (np.concatenate([x.numpy() for x, _ in batches]).astype(np.float32), np.concatenate([y.numpy() for _, y in batches]))
 
-def calibration_images(run: FinishedRun, n: int = 512) -> np.ndarray:
-    "`n` training images picked at random (seed 0), as the model sees them at test time: for calibrating int8."
+def calibration_images(loaders, eval_transforms, n: int = 512) -> np.ndarray:
+    "`n` training images picked at random (seed 0), with the `eval_transforms` a test image gets: for calibrating int8."
     from project_name.data.transforms import build_transforms
-    train = run.loaders().data.train
+    train = loaders.data.train
     pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:n]
     images = torch.stack([train[int(i)][0] for i in pick])
-    return build_transforms(run.config["data"].get("eval_transforms"))(images).numpy().astype(np.float32)
+    return build_transforms(eval_transforms)(images).numpy().astype(np.float32)
 
 def export_bundle(path: str | Path,        # a run directory (its best checkpoint) or a checkpoint file
                   out: str | Path | None = None, # the bundle folder; default `<run>/bundle`
@@ -314,8 +314,9 @@ def export_bundle(path: str | Path,        # a run directory (its best checkpoin
     run = load_run(path)
     spec = input_spec(run.config)
     home = run.run_dir/"bundle" if run.run_dir else run.checkpoint.with_name(f"{run.checkpoint.stem}_bundle")
-    x, y = labelled_test_images(run) if check else (None, None)  # the data loads before anything is written
-    calibration = calibration_images(run) if int8 else None
+    loaders = run.loaders() if check or int8 else None  # the data loads before anything is written
+    x, y = labelled_test_images(loaders) if check else (None, None)
+    calibration = calibration_images(loaders, run.config["data"].get("eval_transforms")) if int8 else None
     folder = claim_free_path(out or home, folder=True)
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     try:
