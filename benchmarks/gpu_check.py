@@ -133,7 +133,7 @@ def main(argv=None):
     gpu = torch.cuda.is_available() and not args.dry_run
     if not gpu: os.environ["CUDA_VISIBLE_DEVICES"] = ""  # a dry run's subprocesses stay on the CPU too
     size = (dict(train=20_000, eval=2_000, batch=512, epochs=3, device="auto") if gpu else
-            dict(train=128, eval=64, batch=32, epochs=2, device="cpu"))
+            dict(train=64, eval=32, batch=32, epochs=2, device="cpu"))
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
