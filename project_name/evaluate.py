@@ -10,8 +10,6 @@ import builtins
 import json
 from pathlib import Path
 
-import torch
-
 from .runs import load_run
 from .utils.config import ConfigError, exit_on_user_error, get_device
 from .utils.files import claim_free_path, write_atomic

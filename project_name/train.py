@@ -19,8 +19,8 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from .utils.config import (ConfigError, check_overrides, compose, exit_on_user_error, find_config_dir,
-                                       get_device, redact_secrets, seed_everything, validate_config)
+from .utils.config import (ConfigError, check_overrides, exit_on_user_error, find_config_dir, get_device,
+                                       redact_secrets, seed_everything, validate_config)
 from .utils.files import write_atomic
 from .utils.distributed import barrier, broadcast_object, init_distributed, local_device
 from .utils.logging import get_logger
