@@ -81,13 +81,13 @@ def _markdown(rows: list[dict], stats: dict) -> str:
 # %% ../nbs/26_cross_validation.ipynb #0881b806
 def _cv_folder(cfg: DictConfig, jobs: list[dict]) -> Path:
     "The cross-validation's folder: the one there with resume=auto, else a newly claimed one, with its config and its runs."
-    from project_name.train import claim_output_dir
+    from project_name.train import _write_run_config, claim_output_dir
     out = Path(cfg.paths.output_dir)
     if cfg.training.get("resume") == "auto" and (out/CV_MARKER).is_file(): return out
     folder = claim_output_dir(out)
     pinned = copy.deepcopy(cfg)
     with open_dict(pinned): pinned.paths.output_dir = str(folder)
-    write_atomic(folder/"config.yaml", OmegaConf.to_yaml(redact_secrets(OmegaConf.to_container(pinned, resolve=True))))
+    _write_run_config(folder, redact_secrets(OmegaConf.to_container(pinned, resolve=True)), None)  # the runs keep their overrides
     write_atomic(folder/CV_MARKER, json.dumps(jobs, indent=2))
     return folder
 

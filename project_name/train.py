@@ -158,10 +158,6 @@ def _several_runs(cfg: DictConfig) -> bool:
     ev = cfg.get("evaluation") or {}
     return bool(ev.get("folds") and ev.get("fold") is None) or (ev.get("repeats") or 1) > 1
 
-def _run_several(cfg: DictConfig, overrides):
-    from project_name.cross_validation import cross_validate
-    return cross_validate(cfg, overrides)
-
 def _seeded_device(cfg: DictConfig, world: int) -> torch.device:
     "Seed everything and pick the device (under torchrun on GPUs, this process's own)."
     seed_everything(cfg.seed, cfg.training.deterministic)
@@ -246,7 +242,9 @@ def run(cfg: DictConfig,
     from project_name.training.callbacks import WandbCallback, build_callbacks
     from project_name.training.trainer import MLTrainer
     from project_name.utils.wandb_utils import start_wandb
-    if _several_runs(cfg): return _run_several(cfg, overrides)  # evaluation.folds / repeats: a run per fold and seed
+    if _several_runs(cfg):                                    # evaluation.folds / repeats: a run per fold and seed
+        from project_name.cross_validation import cross_validate
+        return cross_validate(cfg, overrides)
     job_log = JobLog(_hydra_output_dir())                    # Hydra's log waits for the run directory
     if (done := finished_run(cfg)) is not None:               # (and a finished run's log is left as it is)
         log.info("%s has finished; its results are kept (training.resume=auto)", cfg.paths.output_dir)
