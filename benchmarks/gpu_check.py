@@ -62,7 +62,7 @@ def machine() -> list[str]:
 
 def config(model: str, size: dict, *overrides):
     cfg = compose(["data=cifar10", f"model={model}", f"training.batch_size={size['batch']}", f"training.epochs={size['epochs']}",
-                   "~training.scheduler", "callbacks={}", "wandb.mode=disabled", f"device={size['device']}",
+                   "~training.scheduler", "callbacks={}", "logger.wandb.mode=disabled", f"device={size['device']}",
                    *(["data.pin_memory=false"] if size["device"] == "cpu" else []), *overrides])
     cfg.data.dataset = {"_target_": f"{synthetic_cifar.__module__}.synthetic_cifar", "n_train": size["train"], "n_eval": size["eval"]}
     return cfg
@@ -94,7 +94,7 @@ def ddp(size: dict, work: Path) -> list[str]:
     gpu = size["device"] != "cpu"
     procs = max(torch.cuda.device_count(), 1) if gpu else 2
     overrides = ["model=small_cnn", f"training.epochs={size['epochs']}", "training.limit_batches=8", "~training.scheduler",
-                 "callbacks.progress.style=lines", "wandb.mode=disabled", f"paths.output_dir={work/'ddp'}"]
+                 "callbacks.progress.style=lines", "logger.wandb.mode=disabled", f"paths.output_dir={work/'ddp'}"]
     env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), "WANDB_MODE": "disabled"}
     start = time.perf_counter()
     p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}", "-m", "project_name.train",

@@ -54,7 +54,7 @@ VARIANTS = [  # (name, overrides, GPU only)
 
 def measure(overrides, data, epochs, batch_size, model):
     cfg = compose(["data=cifar10", f"model={model}", f"training.batch_size={batch_size}", f"training.epochs={epochs}",
-                   "~training.scheduler", "callbacks={}", "wandb.mode=disabled", *overrides])
+                   "~training.scheduler", "callbacks={}", "logger.wandb.mode=disabled", *overrides])
     seed_everything(0)
     device = get_device(cfg.device)
     torch.backends.cudnn.benchmark = bool(cfg.training.cudnn_benchmark)

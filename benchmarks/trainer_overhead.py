@@ -161,7 +161,7 @@ def ours_fit(epochs, data, out, use_wandb=True):
     from project_name.utils.wandb_utils import start_wandb
     overrides = [f"paths.output_dir={out}", f"training.epochs={epochs}", f"training.learning_rate={LR}",
                  f"training.weight_decay={WD}", "~training.scheduler", "data.train_transforms=${data.eval_transforms}",
-                 f"wandb.mode={'offline' if use_wandb else 'disabled'}", "seed=0", "device=cpu"]
+                 f"logger.wandb.mode={'offline' if use_wandb else 'disabled'}", "seed=0", "device=cpu"]
     if WORKLOAD == "guide_cnn":  # the clock covers composing and building, as in a user's script
         from torch.utils.data import TensorDataset
         from project_name.data.datasets import InMemoryLoader, Loaders

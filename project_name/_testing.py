@@ -12,7 +12,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['pin_wandb', 'subprocess_env', 'write_idx', 'write_mnist_files', 'write_cifar10_files', 'write_image_folder',
-           'resume_script', 'trained_run']
+           'synth_loaders', 'resume_script', 'trained_run']
 
 # %% ../nbs/15_testing.ipynb #dec3a5be
 def pin_wandb(mode: str = "offline"):
@@ -80,6 +80,19 @@ def write_image_folder(root: str | Path, classes=("cat", "dog"), n: int = 10, si
             for i in range(n):
                 Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(Path(root)/split/c/f"{i}.png")
 
+# %% ../nbs/15_testing.ipynb #7ec4acc6
+def synth_loaders(n: int = 256, features: int = 8, classes: int = 3, batch_size: int = 32, seed: int = 0):
+    "Train and val `DataLoader`s of `n` points each around `classes` random centres in `features` dimensions."
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(classes, features, generator=g) * 2
+    def split():
+        y = torch.randint(0, classes, (n,), generator=g)
+        return TensorDataset(centres[y] + torch.randn(n, features, generator=g), y)
+    train = DataLoader(split(), batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    return train, DataLoader(split(), batch_size=batch_size)
+
 # %% ../nbs/15_testing.ipynb #66f5b976
 def resume_script(output_dir: str | Path, overrides: list[str], resume: str | Path | None = None) -> str:
     "Python source that trains the config given by `overrides` into `output_dir` (from `resume`) and saves the final weights."
@@ -87,12 +100,12 @@ def resume_script(output_dir: str | Path, overrides: list[str], resume: str | Pa
 import torch
 from project_name.data.datasets import build_loaders
 from project_name.models.base import build_model
-from project_name.training.trainer import MLTrainer
+from project_name.train import build_trainer
 from project_name.utils.config import compose, seed_everything
 cfg = compose({[f"paths.output_dir={output_dir}", *overrides]!r})
 seed_everything(cfg.seed)
 loaders = build_loaders(cfg.data, seed=cfg.seed)
-trainer = MLTrainer(build_model(cfg.model, loaders.meta), cfg)
+trainer = build_trainer(cfg, build_model(cfg.model, loaders.meta))
 history = trainer.fit(loaders.train, loaders.val, resume={str(resume) if resume else None!r})
 if trainer.interrupted_by is not None: trainer.callback("stop_signals").hand_over()
 torch.save({{"model": trainer.model.state_dict(), "history": history}}, "{output_dir}/final.pt")
@@ -124,5 +137,5 @@ def trained_run(*overrides: str) -> Path:
             for old in cache.iterdir():
                 if old != version and time.time() - old.stat().st_mtime > 86_400: shutil.rmtree(old, ignore_errors=True)
             shutil.rmtree(run_dir, ignore_errors=True)
-            run(compose([*overrides, f"paths.output_dir={run_dir}", "wandb.mode=disabled", "callbacks.progress.style=lines"]))
+            run(compose([*overrides, f"paths.output_dir={run_dir}", "logger.wandb.mode=disabled", "callbacks.progress.style=lines"]))
     return run_dir

@@ -126,12 +126,14 @@ def _api_key_source() -> str | None:
 def check_wandb(r: Report, cfg, root: Path):
     S = "W&B"
     r.add(S, "wandb", _version("wandb") or "not installed")
-    mode = cfg.wandb.mode if cfg is not None else os.environ.get("WANDB_MODE", "offline")
-    source = "the WANDB_MODE variable" if os.environ.get("WANDB_MODE") else "configs/config.yaml (wandb.mode)"
+    from project_name.utils.wandb_utils import wandb_settings
+    w = wandb_settings(cfg) if cfg is not None else None
+    mode = w.mode if w is not None else os.environ.get("WANDB_MODE", "offline" if cfg is None else "off (not among the loggers)")
+    source = "the WANDB_MODE variable" if os.environ.get("WANDB_MODE") else "configs/config.yaml (logger.wandb.mode)"
     r.add(S, "mode", f"{mode}, from {source}")
     key = _api_key_source()
     r.add(S, "API key", f"configured, in {key}" if key else "none (offline runs need none; `wandb login` for online)")
-    if mode == "online" and not key: r.problems.append("wandb.mode is online but no API key is configured: run `wandb login`, "
+    if mode == "online" and not key: r.problems.append("logger.wandb.mode is online but no API key is configured: run `wandb login`, "
                                                       "or set WANDB_MODE=offline and `wandb sync` the runs later.")
     offline = [p for p in (root/"experiments").glob("**/wandb/offline-run-*") if p.is_dir()] if (root/"experiments").is_dir() else []
     r.add(S, "offline runs", f"{len(offline)} under experiments/ ({human_size(sum(map(_size, offline)))}); `wandb sync <run>/wandb/offline-run-*` uploads one")

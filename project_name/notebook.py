@@ -23,7 +23,7 @@ __all__ = ['NOTEBOOK_PARAMETERS', 'hydra_value', 'notebook_overrides', 'notebook
 NOTEBOOK_PARAMETERS = {  # parameter: the config key (or group) it sets
     "epochs": "training.epochs", "batch_size": "training.batch_size", "learning_rate": "training.learning_rate",
     "seed": "seed", "model": "model", "data": "data", "experiment": "experiment",
-    "output_dir": "paths.output_dir", "wandb_mode": "wandb.mode",
+    "output_dir": "paths.output_dir", "wandb_mode": "logger.wandb.mode",
 }
 _PLAIN = re.compile(r"[A-Za-z0-9_.:/+-]+")
 

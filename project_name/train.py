@@ -28,7 +28,8 @@ from .utils.logging import get_logger
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'claim_output_dir', 'finished_run', 'resolve_resume', 'JobLog', 'run_fold', 'run', 'main', 'cli']
+__all__ = ['log', 'claim_output_dir', 'finished_run', 'resolve_resume', 'JobLog', 'build_metrics', 'build_callbacks',
+           'build_trainer', 'run_fold', 'run', 'main', 'cli']
 
 # %% ../nbs/10_pipeline.ipynb #16060cfc
 def claim_output_dir(path: str | Path) -> Path:
@@ -117,11 +118,13 @@ def _evaluate(trainer, loaders, out_dir: Path, wandb_run, log_artifacts: bool) -
     interp = Interpretation.from_result(result, loaders.test.dataset)
     history = trainer.history
     val_accs = [h["val_accuracy"] for h in history if "val_accuracy" in h]
+    each = _test_and_best_val(trainer.metric_list, result, history)
     metrics = {"test_accuracy": result.accuracy, "best_val_accuracy": max(val_accs, default=None),
                "best_epoch": 1 + val_accs.index(max(val_accs)) if val_accs else None,
                "expected_calibration_error": interp.calibration()["ece"],
                "epochs_completed": trainer.epoch, "stop_reason": trainer.stop_reason, "evaluated_checkpoint": str(best) if best else None,
-               "output_dir": str(out_dir), "history": history}
+               "output_dir": str(out_dir), **{k: v for k, v in each.items() if k not in ("test_accuracy", "best_val_accuracy")},
+               "history": history}
     if (out_dir/"lr_find.json").is_file(): metrics["lr_find"] = json.loads((out_dir/"lr_find.json").read_text())
     if trainer.rank > 0: return metrics
     save_report(result, out_dir, history)
@@ -130,9 +133,20 @@ def _evaluate(trainer, loaders, out_dir: Path, wandb_run, log_artifacts: bool) -
     if wandb_run is not None: _report_to_wandb(wandb_run, metrics, result, interp, history, ckpts, log_artifacts)
     return metrics
 
+def _test_and_best_val(metric_list, result, history) -> dict:
+    "`test_<name>` of every metric, from the test pass's logits (gathered already), and `best_val_<name>` from the history."
+    logits, targets = torch.from_numpy(result.logits), torch.from_numpy(result.targets)
+    out = {}
+    for m in metric_list:
+        m.reset(); m.update(logits, targets)
+        out[f"test_{m.name}"] = m.value(m.state)
+        vals = [h[f"val_{m.name}"] for h in history if f"val_{m.name}" in h]
+        out[f"best_val_{m.name}"] = (max if m.higher_is_better else min)(vals, default=None)
+    return out
+
 def _report_to_wandb(run, metrics, result, interp, history, ckpts: Path, log_artifacts: bool):
     from project_name.utils.wandb_utils import WandbLogger, log_model_artifact
-    run.summary.update({k: v for k, v in metrics.items() if k in ("test_accuracy", "best_val_accuracy", "best_epoch", "epochs_completed")})
+    run.summary.update({k: v for k, v in metrics.items() if k.startswith(("test_", "best_val_")) or k in ("best_epoch", "epochs_completed")})
     wl = WandbLogger(run)
     wl.log_confusion_matrix(*_targets_predictions(result.confusion_matrix), result.class_names)
     if history: wl.log_learning_curves(history)
@@ -145,6 +159,39 @@ def _targets_predictions(cm):
     "Lists of targets and predictions that give confusion matrix `cm`."
     pairs = [(t, p) for t in range(len(cm)) for p in range(len(cm)) for _ in range(int(cm[t][p]))]
     return [t for t, _ in pairs], [p for _, p in pairs]
+
+# %% ../nbs/10_pipeline.ipynb #c17628c2
+def build_metrics(cfg: DictConfig) -> list:
+    "The metrics of `cfg.metrics` (each a `_target_` entry; `~metrics.NAME` removes one), accuracy first."
+    from hydra.utils import instantiate
+    from project_name.training.metrics import Accuracy
+    metrics = [instantiate(m) for m in (cfg.get("metrics") or {}).values() if m is not None]
+    return metrics if any(m.name == "accuracy" for m in metrics) else [Accuracy(), *metrics]
+
+def build_callbacks(cfg: DictConfig) -> list:
+    "The callbacks of `cfg.callbacks`, gradient clipping for `training.grad_clip_norm`, and the loggers of `cfg.logger` but W&B."
+    from hydra.utils import instantiate
+    from project_name.training.callbacks import GradientClip
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    if clip := cfg.training.get("grad_clip_norm"): callbacks.append(GradientClip(clip))
+    return callbacks + [instantiate(l) for name, l in (cfg.get("logger") or {}).items() if l is not None and name != "wandb"]
+
+def build_trainer(cfg: DictConfig, model,
+                  callbacks: list | None = None, # default: `build_callbacks(cfg)`
+                  device=None, # default: `cfg.device`
+                  config: dict | None = None, # what checkpoints record (default: `cfg`, resolved, secrets redacted)
+                 ):
+    "An `MLTrainer` of `model` with the optimizer, scheduler and switches of `cfg.training`, and `cfg`'s metrics and callbacks."
+    from hydra.utils import instantiate
+    from project_name.training.trainer import MLTrainer
+    t = cfg.training
+    return MLTrainer(model, optimizer=instantiate(t.optimizer), scheduler=instantiate(t.scheduler) if t.get("scheduler") else None,
+                     scheduler_interval=t.scheduler_interval, metrics=build_metrics(cfg),
+                     callbacks=build_callbacks(cfg) if callbacks is None else callbacks, epochs=t.epochs,
+                     device=device if device is not None else cfg.get("device", "auto"), precision=t.precision,
+                     grad_accum_steps=t.grad_accum_steps, log_interval=t.log_interval, compile=t.compile,
+                     channels_last=t.channels_last, limit_batches=t.limit_batches, fast_dev_run=t.fast_dev_run,
+                     seed=cfg.get("seed", 0), config=config if config is not None else redact_secrets(OmegaConf.to_container(cfg, resolve=True)))
 
 # %% ../nbs/10_pipeline.ipynb #e8c84101
 def run_fold(cfg) -> tuple[int, int, int] | None:
@@ -175,8 +222,8 @@ def _resume_checkpoint(resume: Path | None, model) -> dict | None:
 
 def _missing_from_wandb(cfg: DictConfig, out_dir: Path, ckpt: dict | None) -> list[tuple[dict, int]]:
     "The (row, step) pairs of the checkpoint's history that its offline W&B run lacks: a kill loses what W&B had not written."
-    from project_name.utils.wandb_utils import logged_epochs
-    if ckpt is None or not ckpt.get("wandb_run_id") or cfg.wandb.get("mode") != "offline": return []
+    from project_name.utils.wandb_utils import logged_epochs, wandb_settings
+    if ckpt is None or not ckpt.get("wandb_run_id") or (wandb_settings(cfg) or {}).get("mode") != "offline": return []
     have = logged_epochs(out_dir, ckpt["wandb_run_id"])
     return [(row, step) for row, step in zip(ckpt["history"], ckpt.get("epoch_steps", [])) if row["epoch"] not in have]
 
@@ -185,8 +232,7 @@ def _with_found_lr(cfg: DictConfig, model, loaders, device, ckpt: dict | None, w
     if not cfg.training.get("lr_find"): return cfg, None
     if world > 1: raise ConfigError("training.lr_find=true runs in one process: find the learning rate there, then "
                                     "give it to the run with several as training.learning_rate.")
-    from project_name.training.trainer import MLTrainer
-    finder = None if ckpt is not None else MLTrainer(model, cfg, callbacks=[], device=device).lr_find(loaders.train)
+    finder = None if ckpt is not None else build_trainer(cfg, model, callbacks=[], device=device).lr_find(loaders.train)
     cfg = copy.deepcopy(cfg)
     with open_dict(cfg):  # a resumed run keeps the learning rate it was found to have
         cfg.training.learning_rate = ckpt["config"]["training"]["learning_rate"] if ckpt is not None else finder.valley
@@ -239,9 +285,8 @@ def run(cfg: DictConfig,
     "Train and test the experiment `cfg`; write its outputs to its run directory and return its metrics."
     from project_name.data.datasets import build_loaders
     from project_name.models.base import build_model
-    from project_name.training.callbacks import WandbCallback, build_callbacks
-    from project_name.training.trainer import MLTrainer
-    from project_name.utils.wandb_utils import start_wandb
+    from project_name.training.callbacks import WandbCallback
+    from project_name.utils.wandb_utils import start_wandb, wandb_settings
     if _several_runs(cfg):                                    # evaluation.folds / repeats: a run per fold and seed
         from project_name.cross_validation import cross_validate
         return cross_validate(cfg, overrides)
@@ -268,8 +313,8 @@ def run(cfg: DictConfig,
     wandb_run = start_wandb(cfg, config=config, run_id=ckpt and ckpt["wandb_run_id"]) if rank == 0 else None
     callbacks = build_callbacks(cfg) + ([WandbCallback(wandb_run)] if wandb_run is not None else [])
     for row, step in missing: callbacks[-1].log_epoch(row, step)  # the W&B callback, last
-    trainer = MLTrainer(model, cfg, callbacks=callbacks, device=device, wandb_run=wandb_run, config=config)
-    return _fit_and_test(trainer, loaders, resume, out_dir, wandb_run, bool(cfg.wandb.get("log_artifacts")))
+    trainer = build_trainer(cfg, model, callbacks=callbacks, device=device, config=config)
+    return _fit_and_test(trainer, loaders, resume, out_dir, wandb_run, bool((wandb_settings(cfg) or {}).get("log_artifacts")))
 
 # %% ../nbs/10_pipeline.ipynb #3b59f515
 @hydra.main(config_path=str(find_config_dir()), config_name="config", version_base=None)

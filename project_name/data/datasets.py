@@ -337,13 +337,14 @@ def build_loaders(data_cfg, # the `data` node of the config
     train_tf, eval_tf = build_transforms(data_cfg.get("train_transforms")), build_transforms(data_cfg.get("eval_transforms"))
     in_memory = data_cfg.get("in_memory", True) and isinstance(data.train, TensorDataset)
     bs, eval_bs = data_cfg.batch_size, data_cfg.get("eval_batch_size") or data_cfg.batch_size
+    shuffle = data_cfg.get("shuffle", True)  # the training split's order: debug=overfit keeps it
     if in_memory:
-        make = lambda ds, b, tf, train: InMemoryLoader(ds, b, tf, shuffle=train, drop_last=False, seed=seed,
+        make = lambda ds, b, tf, train: InMemoryLoader(ds, b, tf, shuffle=train and shuffle, drop_last=False, seed=seed,
                                                        device=device, rank=rank, world_size=world_size)
     else:
         opts = dict(num_workers=data_cfg.get("num_workers", 0), pin_memory=data_cfg.get("pin_memory", False),
                     persistent_workers=data_cfg.get("persistent_workers", False))
-        make = lambda ds, b, tf, train: torch_loader(ds, b, tf, shuffle=train, seed=seed, rank=rank,
+        make = lambda ds, b, tf, train: torch_loader(ds, b, tf, shuffle=train and shuffle, seed=seed, rank=rank,
                                                      world_size=world_size, **opts)
     return Loaders(make(data.train, bs, train_tf, True), make(data.val, eval_bs, eval_tf, False),
                    make(data.test, eval_bs, eval_tf, False), data)

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..utils.config import ConfigError
+from ..utils.core import ConfigError
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'build_model', 'count_parameters', 'model_summary', 'load_checkpoint', 'load_state',

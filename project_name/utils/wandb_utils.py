@@ -16,21 +16,25 @@ from .logging import get_logger
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SUMMARIES', 'init_wandb', 'read_offline_run', 'offline_run_dirs', 'logged_epochs', 'BackgroundRun',
-           'start_wandb', 'WandbLogger', 'log_model_artifact']
+__all__ = ['log', 'SUMMARIES', 'wandb_settings', 'init_wandb', 'read_offline_run', 'offline_run_dirs', 'logged_epochs',
+           'BackgroundRun', 'start_wandb', 'WandbLogger', 'log_model_artifact']
 
 # %% ../../nbs/09_utils.wandb_utils.ipynb #fdc6a9b6
 SUMMARIES = {"val_accuracy": "max", "val_loss": "min", "train_loss": "min", "epoch_loss": "min"}
 
-def init_wandb(cfg, # the composed config: `wandb`, `experiment_name`, `paths.output_dir`
+def wandb_settings(cfg):
+    "The config's W&B settings (`logger.wandb`), or None when the W&B logger is not chosen."
+    return (cfg.get("logger") or {}).get("wandb")
+
+def init_wandb(cfg, # the composed config: `logger.wandb`, `experiment_name`, `paths.output_dir`
                config: dict | None = None, # what to record as the run's config (default: `cfg`, resolved)
                run_id: str | None = None, # resume this run (or, with `resume_id=False`, start a new one with this id)
                timeout: float = 30, # seconds before giving up on starting
                resume_id: bool = True,
               ):
-    "A W&B run set up from `cfg.wandb`, or None (with a warning) when W&B is off or cannot start."
+    "A W&B run set up from `cfg.logger.wandb`, or None (with a warning) when W&B is off or cannot start."
     from omegaconf import OmegaConf
-    w = cfg.get("wandb")
+    w = wandb_settings(cfg)
     if not w or w.get("mode") == "disabled": return None
     extra = OmegaConf.to_container(w.settings) if w.get("settings") else {}  # what W&B records besides the metrics
     try:
@@ -42,7 +46,7 @@ def init_wandb(cfg, # the composed config: `wandb`, `experiment_name`, `paths.ou
                          settings=wandb.Settings(init_timeout=timeout, silent=True, **extra))
     except Exception as e:
         warnings.warn(f"W&B could not start ({type(e).__name__}: {str(e).splitlines()[0]}); training goes on without it. "
-                      "Set wandb.mode=offline to log locally, or wandb.mode=disabled to silence this.")
+                      "Set logger.wandb.mode=offline to log locally, or logger.wandb.mode=disabled to silence this.")
         return None
     for metric, summary in SUMMARIES.items(): run.define_metric(metric, summary=summary)
     return run
@@ -161,7 +165,7 @@ class BackgroundRun:
 def start_wandb(cfg, config: dict | None = None, run_id: str | None = None, timeout: float = 30) -> BackgroundRun | None:
     "`init_wandb` in a background thread: a `BackgroundRun` at once, or None when W&B is off."
     import secrets
-    if not cfg.get("wandb") or cfg.wandb.get("mode") == "disabled": return None
+    if not (w := wandb_settings(cfg)) or w.get("mode") == "disabled": return None
     resume, run_id = run_id is not None, run_id or secrets.token_hex(4)
     return BackgroundRun(lambda: init_wandb(cfg, config=config, run_id=run_id, timeout=timeout, resume_id=resume), run_id, timeout)
 
