@@ -36,7 +36,7 @@ from gpu_switches import EpochTimer, synthetic_cifar  # noqa: E402
 from project_name.data.datasets import build_loaders  # noqa: E402
 from project_name.models.base import build_model  # noqa: E402
 from project_name.training.callbacks import ModelCheckpoint  # noqa: E402
-from project_name.training.trainer import MLTrainer  # noqa: E402
+from project_name.train import build_trainer  # noqa: E402
 from project_name.utils.config import compose, get_device, seed_everything  # noqa: E402
 from project_name.utils.logging import quiet  # noqa: E402
 
@@ -62,7 +62,7 @@ def machine() -> list[str]:
 
 def config(model: str, size: dict, *overrides):
     cfg = compose(["data=cifar10", f"model={model}", f"training.batch_size={size['batch']}", f"training.epochs={size['epochs']}",
-                   "~training.scheduler", "callbacks={}", "logger.wandb.mode=disabled", f"device={size['device']}",
+                   "~training.scheduler", "callbacks=none", "logger.wandb.mode=disabled", f"device={size['device']}",
                    *(["data.pin_memory=false"] if size["device"] == "cpu" else []), *overrides])
     cfg.data.dataset = {"_target_": f"{synthetic_cifar.__module__}.synthetic_cifar", "n_train": size["train"], "n_eval": size["eval"]}
     return cfg
@@ -75,7 +75,7 @@ def samples_per_second(model: str, overrides: list[str], size: dict) -> float:
     loaders = build_loaders(cfg.data, device=device, seed=0)
     timer = EpochTimer()
     with quiet("torch.utils.cpp_extension"):  # torch.compile's "No CUDA runtime is found" on a CPU
-        MLTrainer(build_model(cfg.model, loaders.meta), cfg, callbacks=[timer], device=device).fit(loaders.train)
+        build_trainer(cfg, build_model(cfg.model, loaders.meta), callbacks=[timer], device=device).fit(loaders.train)
     return size["train"] / min(timer.times[1:] or timer.times)
 
 def switches(size: dict, models: list[str], gpu: bool) -> list[str]:
@@ -113,7 +113,7 @@ def exact_resume(size: dict, work: Path) -> list[str]:
         seed_everything(0, deterministic=True)
         device = get_device(cfg.device)
         loaders = build_loaders(cfg.data, device=device, seed=0)
-        trainer = MLTrainer(build_model(cfg.model, loaders.meta), cfg, device=device,
+        trainer = build_trainer(cfg, build_model(cfg.model, loaders.meta), device=device,
                             callbacks=[ModelCheckpoint(folder/"checkpoints", monitor="val_accuracy")])
         trainer.fit(loaders.train, loaders.val, epochs=epochs, resume=resume)
         return trainer.model.state_dict()

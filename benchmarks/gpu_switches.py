@@ -17,7 +17,7 @@ from torch.utils.data import TensorDataset
 from project_name.data.datasets import DataSplits, build_loaders
 from project_name.models.base import build_model
 from project_name.training.callbacks import Callback
-from project_name.training.trainer import MLTrainer
+from project_name.train import build_trainer
 from project_name.utils.config import compose, get_device, seed_everything
 
 
@@ -54,14 +54,14 @@ VARIANTS = [  # (name, overrides, GPU only)
 
 def measure(overrides, data, epochs, batch_size, model):
     cfg = compose(["data=cifar10", f"model={model}", f"training.batch_size={batch_size}", f"training.epochs={epochs}",
-                   "~training.scheduler", "callbacks={}", "logger.wandb.mode=disabled", *overrides])
+                   "~training.scheduler", "callbacks=none", "logger.wandb.mode=disabled", *overrides])
     seed_everything(0)
     device = get_device(cfg.device)
     torch.backends.cudnn.benchmark = bool(cfg.training.cudnn_benchmark)
     cfg.data.dataset = {"_target_": f"{synthetic_cifar.__module__}.synthetic_cifar", "n_train": data[0], "n_eval": data[1]}
     loaders = build_loaders(cfg.data, device=device, seed=0)
     timer = EpochTimer()
-    trainer = MLTrainer(build_model(cfg.model, loaders.meta), cfg, callbacks=[timer], device=device)
+    trainer = build_trainer(cfg, build_model(cfg.model, loaders.meta), callbacks=[timer], device=device)
     trainer.fit(loaders.train, None)
     steady = timer.times[1:] or timer.times
     return data[0] / min(steady), trainer.device

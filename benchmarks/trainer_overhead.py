@@ -155,8 +155,8 @@ def lightning_fit(epochs, data, out, bare=False):
 def ours_fit(epochs, data, out, use_wandb=True):
     from project_name.data.datasets import build_loaders
     from project_name.models.base import build_model
-    from project_name.training.callbacks import WandbCallback, build_callbacks
-    from project_name.training.trainer import MLTrainer
+    from project_name.train import build_callbacks, build_trainer
+    from project_name.training.callbacks import WandbCallback
     from project_name.utils.config import compose
     from project_name.utils.wandb_utils import start_wandb
     overrides = [f"paths.output_dir={out}", f"training.epochs={epochs}", f"training.learning_rate={LR}",
@@ -177,7 +177,7 @@ def ours_fit(epochs, data, out, use_wandb=True):
         net = build_model(cfg.model, loaders.meta)
         untimed = time.perf_counter() - start
     run = start_wandb(cfg)
-    trainer = MLTrainer(net, cfg, callbacks=build_callbacks(cfg) + ([WandbCallback(run)] if run else []), wandb_run=run)
+    trainer = build_trainer(cfg, net, callbacks=build_callbacks(cfg) + ([WandbCallback(run)] if run else []))
     trainer.fit(loaders.train, loaders.val)
     if run: run.finish()
     return trainer.history[-1]["val_accuracy"], untimed

@@ -346,6 +346,7 @@ class Profiler(Callback):
 
     def on_fit_begin(self):
         if not self.trainer.is_main: return
+        os.environ.setdefault("KINETO_LOG_LEVEL", "6")  # the profiler's C++ side prints start and stop lines to stderr
         from torch.profiler import ProfilerActivity, profile, schedule
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
         self.prof = profile(activities=activities, on_trace_ready=self._write,
