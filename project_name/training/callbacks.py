@@ -38,9 +38,10 @@ EVENTS = ("on_fit_begin", "on_epoch_begin", "on_batch_begin", "before_backward",
 
 class CancelFitException(Exception):
     "Stop fitting now: nothing of the current epoch is saved, unless `signal` says a stop signal asked for it."
-    def __init__(self, message: str, signal: int | None = None):
+    def __init__(self, message: str, signal: int | None = None,
+                 quiet: bool = False): # an expected end (the learning-rate test's): logged as info, not as a warning
         super().__init__(message)
-        self.signal = signal
+        self.signal, self.quiet = signal, quiet
 
 class Callback:
     "Base class of callbacks: define the events you need; `state_dict` is saved in checkpoints."

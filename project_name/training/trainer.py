@@ -34,7 +34,8 @@ from ..utils.logging import get_logger
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'autocast_dtype', 'rng_state', 'set_rng_state', 'MLTrainer', 'steepest_lr', 'valley_lr', 'LRFinder']
+__all__ = ['log', 'autocast_dtype', 'rng_state', 'set_rng_state', 'MLTrainer', 'steepest_lr', 'valley_lr', 'LRFinder',
+           'LRRangeTest']
 
 # %% ../../nbs/07_training.trainer.ipynb #b87bf9ef
 def autocast_dtype(precision: str | int, device: torch.device) -> torch.dtype | None:
@@ -365,7 +366,7 @@ def fit(self: MLTrainer, train_loader=None, val_loader=None, # default: the trai
         if self.stop_reason: log.info("Stopped: %s", self.stop_reason)
     except CancelFitException as e:
         self.stop_reason = str(e)
-        log.warning("Training stopped: %s", e)
+        (log.info if e.quiet else log.warning)("Training stopped: %s", e)
         if e.signal is not None:
             self.interrupted_by = e.signal
             self._call("on_interrupt")
@@ -415,41 +416,58 @@ class LRFinder:
     def summary(self) -> dict: return {"suggested": self.valley, "valley": self.valley, "steepest": self.steepest, "steps": len(self.lrs)}
 
 # %% ../../nbs/07_training.trainer.ipynb #89479206
+class LRRangeTest(Callback):
+    "A learning rate growing exponentially from `start_lr` to `end_lr` over `num_steps` steps; the fit stops once the loss diverges."
+    order = -20
+    def __init__(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100,
+                 smoothing: float = 0.98, # of the exponential moving average of the loss
+                 diverge: float = 4.0,    # stop once the loss is this many times its lowest
+                ):
+        self.start_lr, self.num_steps, self.smoothing, self.diverge = start_lr, num_steps, smoothing, diverge
+        self.growth = (end_lr / start_lr) ** (1 / max(num_steps - 1, 1))
+
+    def on_fit_begin(self): self.lrs, self.losses, self.mean, self.lowest = [], [], 0.0, math.inf
+
+    def on_batch_begin(self):
+        self.lr = self.start_lr * self.growth ** len(self.lrs)
+        for group in self.trainer.optimizer.param_groups: group["lr"] = self.lr
+
+    def on_batch_end(self):
+        self.mean = self.smoothing * self.mean + (1 - self.smoothing) * self.trainer.loss.item()  # a host sync per step: no training run
+        self.lrs.append(self.lr); self.losses.append(self.mean / (1 - self.smoothing ** len(self.lrs)))
+        if not math.isfinite(self.losses[-1]) or self.losses[-1] > self.diverge * self.lowest:
+            raise CancelFitException("lr_find: the loss diverged", quiet=True)
+        if len(self.lrs) == self.num_steps: raise CancelFitException("lr_find: done", quiet=True)
+        self.lowest = min(self.lowest, self.losses[-1])
+
+    def result(self) -> LRFinder:
+        "The learning rates and losses (the finite ones) and the suggestions."
+        finite = [i for i, l in enumerate(self.losses) if math.isfinite(l)]
+        lrs, losses = [self.lrs[i] for i in finite], [self.losses[i] for i in finite]
+        return LRFinder(lrs, losses, valley_lr(lrs, losses), steepest_lr(lrs, losses))
+
+_SET_ASIDE = ("callbacks", "make_scheduler", "scheduler", "epochs", "epoch", "global_step", "history", "epoch_steps", "metrics",
+              "stop_reason", "should_stop", "interrupted_by", "limit_batches", "grad_accum_steps")
+
 @patch
 def lr_find(self: MLTrainer, loader=None, start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100,
-            smoothing: float = 0.98, # of the exponential moving average of the loss
-            diverge: float = 4.0,    # stop once the loss is this many times its lowest
-           ) -> LRFinder:
-    "Run the learning-rate range test on `loader`; the model, optimizer, grad scaler and RNGs are as they were after it."
+            smoothing: float = 0.98, diverge: float = 4.0) -> LRFinder:
+    "Run the learning-rate range test on `loader` through `fit`; the model, optimizer, grad scaler, RNGs and counters are as they were after it."
     if self.world_size > 1: raise ConfigError("lr_find runs in one process: run it once, then train with training.learning_rate set.")
     loader = loader if loader is not None else self.train_loader
     saved = {"model": copy.deepcopy(self.model.state_dict()), "optimizer": copy.deepcopy(self.optimizer.state_dict()),
              "scaler": self.scaler.state_dict(), "rng": rng_state(), "mode": self.model.training,
-             "epoch": getattr(getattr(loader, "sampler", None), "epoch", None)}
-    growth = (end_lr / start_lr) ** (1 / max(num_steps - 1, 1))
-    lrs, losses, mean, lowest = [], [], 0.0, math.inf
+             "sampler_epoch": getattr(getattr(loader, "sampler", None), "epoch", None), **{a: copy.copy(getattr(self, a)) for a in _SET_ASIDE}}
+    test = LRRangeTest(start_lr, end_lr, num_steps, smoothing, diverge)
     try:
-        self.model.train()
-        while len(lrs) < num_steps:
-            for x, y in loader:
-                lr = start_lr * growth ** len(lrs)
-                for group in self.optimizer.param_groups: group["lr"] = lr
-                x, y = self._to_device(x, y)
-                with self._autocast(): loss = self.loss_fn(self.forward(x), y)
-                self.scaler.scale(loss).backward()
-                self.scaler.step(self.optimizer); self.scaler.update(); self.optimizer.zero_grad(set_to_none=True)
-                mean = smoothing * mean + (1 - smoothing) * loss.item()  # a host sync per step: this is no training run
-                lrs.append(lr); losses.append(mean / (1 - smoothing ** len(lrs)))
-                if not math.isfinite(losses[-1]) or losses[-1] > diverge * lowest or len(lrs) == num_steps: break
-                lowest = min(lowest, losses[-1])
-            if not math.isfinite(losses[-1]) or losses[-1] > diverge * lowest: break
+        self.callbacks, self.make_scheduler, self.scheduler, self.limit_batches, self.grad_accum_steps = [test], None, None, None, 1
+        self.fit(loader, None, epochs=self.epoch + math.ceil(num_steps / len(loader)))
     finally:
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scaler.load_state_dict(saved["scaler"])
         self.model.train(saved["mode"])
         set_rng_state(saved["rng"])
-        if saved["epoch"] is not None: loader.sampler.set_epoch(saved["epoch"])
-    finite = [i for i, l in enumerate(losses) if math.isfinite(l)]
-    lrs, losses = [lrs[i] for i in finite], [losses[i] for i in finite]
-    return LRFinder(lrs, losses, valley_lr(lrs, losses), steepest_lr(lrs, losses))
+        if saved["sampler_epoch"] is not None: loader.sampler.set_epoch(saved["sampler_epoch"])
+        for a in _SET_ASIDE: setattr(self, a, saved[a])
+    return test.result()
