@@ -16,13 +16,14 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .utils.config import redact_secrets, validate_config
 from .utils.distributed import broadcast_object, init_distributed
+from .runs import JobLog, RunDir
 from .utils.files import write_atomic
 from .utils.logging import get_logger
 
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'CV_MARKER', 'CV_METRICS', 'cv_jobs', 'job_config', 'write_cv_summary', 'cross_validate']
+__all__ = ['log', 'CV_MARKER', 'CV_METRICS', 'cv_jobs', 'job_config', 'write_cv_summary', 'several_runs', 'cross_validate']
 
 # %% ../nbs/26_cross_validation.ipynb #e7fa15ad
 CV_MARKER = "cv_jobs.json"  # in the folder of a cross-validation: its runs, before any has started
@@ -79,41 +80,45 @@ def _markdown(rows: list[dict], stats: dict) -> str:
     return "\n".join(lines) + "\n"
 
 # %% ../nbs/26_cross_validation.ipynb #0881b806
+def several_runs(cfg: DictConfig) -> bool:
+    "`cfg` asks for a cross-validation (evaluation.folds, and no one fold) or repeated seeds (evaluation.repeats)."
+    ev = cfg.get("evaluation") or {}
+    return bool(ev.get("folds") and ev.get("fold") is None) or (ev.get("repeats") or 1) > 1
+
 def _cv_folder(cfg: DictConfig, jobs: list[dict]) -> Path:
     "The cross-validation's folder: the one there with resume=auto, else a newly claimed one, with its config and its runs."
-    from project_name.train import _write_run_config, claim_output_dir
-    out = Path(cfg.paths.output_dir)
-    if cfg.training.get("resume") == "auto" and (out/CV_MARKER).is_file(): return out
-    folder = claim_output_dir(out)
+    out = RunDir(cfg.paths.output_dir)
+    if cfg.training.get("resume") == "auto" and (out/CV_MARKER).is_file(): return out.path
+    folder = RunDir.claim(out.path)
     pinned = copy.deepcopy(cfg)
     with open_dict(pinned): pinned.paths.output_dir = str(folder)
-    _write_run_config(folder, redact_secrets(OmegaConf.to_container(pinned, resolve=True)), None)  # the runs keep their overrides
-    write_atomic(folder/CV_MARKER, json.dumps(jobs, indent=2))
-    return folder
+    folder.write_config(redact_secrets(OmegaConf.to_container(pinned, resolve=True)))  # the runs keep their overrides
+    folder.write_json(CV_MARKER, jobs)
+    return folder.path
 
 @contextmanager
 def _job_log(folder: Path, job_dir: Path):
     "While a job runs, Hydra's job log (when there is one) writes into the job's own directory."
-    from project_name.train import JobLog
     job_dir.mkdir(parents=True, exist_ok=True)
     JobLog(folder).write_to(job_dir)
     try: yield
     finally: JobLog(job_dir).write_to(folder)
 
-def cross_validate(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
+def cross_validate(cfg: DictConfig,
+                   run, # one run of a config: `project_name.train.run`
+                   overrides: list[str] | None = None) -> dict:
     "Train each fold and seed of `cfg` as its own run in one folder, then summarize them; return the summary's means, the runs and the folder."
-    from project_name.train import JobLog, _hydra_output_dir, finished_run, run
     validate_config(cfg)
     rank, _ = init_distributed()
     jobs = cv_jobs(cfg)
-    job_log = JobLog(_hydra_output_dir())  # Hydra's log waits for the folder, as a run's does
+    job_log = JobLog.of_hydra_job()  # Hydra's log waits for the folder, as a run's does
     folder = Path(broadcast_object(str(_cv_folder(cfg, jobs)) if rank == 0 else None))
     job_log.write_to(folder)
     log.info("%d runs (%s) in %s", len(jobs), ", ".join(j["name"] for j in jobs), folder)
     runs = []
     for job in jobs:
         job_cfg = job_config(cfg, job, folder)
-        if (metrics := finished_run(job_cfg)) is not None: log.info("%s has finished; its results are kept", job["name"])
+        if (metrics := RunDir(job_cfg.paths.output_dir).finished(job_cfg.training.epochs)) is not None: log.info("%s has finished; its results are kept", job["name"])
         else:
             with _job_log(folder, folder/job["name"]): metrics = run(job_cfg, overrides)
         if "test_accuracy" not in metrics:  # stopped by a signal: the same command with training.resume=auto continues

@@ -21,90 +21,17 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .utils.config import (ConfigError, check_overrides, exit_on_user_error, find_config_dir, get_device,
                                        redact_secrets, seed_everything, validate_config)
-from .utils.files import write_atomic
+from .runs import JobLog, RunDir, run_fold
 from .utils.distributed import barrier, broadcast_object, init_distributed, local_device
 from .utils.logging import get_logger
 
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'claim_output_dir', 'finished_run', 'resolve_resume', 'JobLog', 'build_metrics', 'build_callbacks',
-           'build_trainer', 'run_fold', 'run', 'main', 'cli']
-
-# %% ../nbs/10_pipeline.ipynb #16060cfc
-def claim_output_dir(path: str | Path) -> Path:
-    "`path`, or the first free `path_N`: created, and claimed by an empty config.yaml made exclusively."
-    base = Path(path)
-    for n in range(10_000):
-        candidate = base if n == 0 else base.with_name(f"{base.name}_{n}")
-        try: candidate.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ConfigError(f"Cannot create the run directory {candidate}: {e.strerror or e}. Set paths.output_dir to a writable folder.") from None
-        if (candidate/"metrics.json").exists() or (candidate/"checkpoints").exists(): continue
-        try:
-            with open(candidate/"config.yaml", "x"): pass
-        except FileExistsError: continue
-        if candidate != base: log.info("%s holds another run; this run writes to %s", base, candidate)
-        return candidate
-    raise RuntimeError(f"Could not find a free run directory next to {base}.")
-
-def _died_before_first_checkpoint(cfg: DictConfig, out_dir: Path) -> bool:
-    "With resume=auto, a run directory that this run claimed but left without a checkpoint is started again, in place."
-    return (cfg.training.get("resume") == "auto" and (out_dir/"config.yaml").is_file()
-            and not (out_dir/"checkpoints").exists() and not (out_dir/"metrics.json").exists())
-
-def finished_run(cfg: DictConfig) -> dict | None:
-    "With resume=auto, the metrics of a run directory whose run has already finished what `cfg` asks (None otherwise)."
-    out = Path(cfg.paths.output_dir)
-    if cfg.training.get("resume") != "auto" or not (out/"metrics.json").is_file(): return None
-    metrics = json.loads((out/"metrics.json").read_text())
-    done = metrics.get("stop_reason") is not None or (metrics.get("epochs_completed") or 0) >= cfg.training.epochs
-    return metrics if done and "test_accuracy" in metrics else None
-
-def resolve_resume(cfg: DictConfig) -> tuple[Path, Path | None]:
-    "The run directory and the checkpoint to resume from (None: a fresh run), from `training.resume`."
-    out, resume = Path(cfg.paths.output_dir), cfg.training.get("resume")
-    if resume is None: return out, None
-    if resume == "auto":
-        last = out/"checkpoints"/"last.pt"
-        return out, (last if last.is_file() else None)
-    path = Path(str(resume)).expanduser()
-    if path.is_dir(): path = path/"checkpoints"/"last.pt"
-    if not path.is_file():
-        raise ConfigError(f"training.resume={resume!r}: there is no checkpoint at {path}. "
-                          "Give a checkpoint file, a run directory, auto or null.")
-    return (path.parent.parent if path.parent.name == "checkpoints" else out), path.resolve()
-
-# %% ../nbs/10_pipeline.ipynb #f38fe022
-class _Held(logging.Handler):
-    def __init__(self): super().__init__(); self.records = []
-    def emit(self, record): self.records.append(record)
-
-class JobLog:
-    "The file handlers of `logger` that write into `log_dir`, held back until `write_to` names the run's directory."
-    def __init__(self, log_dir: str | Path | None, logger: logging.Logger | None = None):
-        self.logger, self.held = logger or logging.getLogger(), _Held()
-        self.files = [h for h in self.logger.handlers if isinstance(h, logging.FileHandler)
-                      and log_dir is not None and Path(h.baseFilename).parent == Path(log_dir).resolve()]
-        for h in self.files: self.logger.removeHandler(h)
-        if self.files: self.logger.addHandler(self.held)
-
-    def write_to(self, run_dir: str | Path):
-        "Write the held lines, and all later ones, to the same file names in `run_dir`."
-        self.logger.removeHandler(self.held)
-        for h in self.files:
-            h.close()
-            h.baseFilename = str(Path(run_dir).resolve()/Path(h.baseFilename).name)
-            for r in self.held.records: h.handle(r)
-            self.logger.addHandler(h)
-        self.files = []
-
-def _hydra_output_dir() -> str | None:
-    from hydra.core.hydra_config import HydraConfig
-    return HydraConfig.get().runtime.output_dir if HydraConfig.initialized() else None
+__all__ = ['log', 'build_metrics', 'build_callbacks', 'build_trainer', 'run', 'experiment', 'main', 'cli']
 
 # %% ../nbs/10_pipeline.ipynb #32741243
-def _evaluate(trainer, loaders, out_dir: Path, wandb_run, log_artifacts: bool) -> dict:
+def _evaluate(trainer, loaders, out_dir: RunDir, wandb_run, log_artifacts: bool) -> dict:
     "Test the best checkpoint, write the report files (rank 0) and return the run's metrics."
     from project_name.evaluation.interpret import Interpretation
     from project_name.evaluation.metrics import ModelEvaluator, save_report
@@ -129,7 +56,7 @@ def _evaluate(trainer, loaders, out_dir: Path, wandb_run, log_artifacts: bool) -
     if trainer.rank > 0: return metrics
     save_report(result, out_dir, history)
     interp.save(out_dir)
-    write_atomic(out_dir/"metrics.json", json.dumps(metrics, indent=2))
+    out_dir.write_json("metrics.json", metrics)
     if wandb_run is not None: _report_to_wandb(wandb_run, metrics, result, interp, history, ckpts, log_artifacts)
     return metrics
 
@@ -194,16 +121,9 @@ def build_trainer(cfg: DictConfig, model,
                      seed=cfg.get("seed", 0), config=config if config is not None else redact_secrets(OmegaConf.to_container(cfg, resolve=True)))
 
 # %% ../nbs/10_pipeline.ipynb #e8c84101
-def run_fold(cfg) -> tuple[int, int, int] | None:
-    "The cross-validation fold a run trains on, as `build_loaders` takes it: (fold, folds, split seed), or None."
-    ev = cfg.get("evaluation") or {}
-    if ev.get("fold") is None: return None
-    if not ev.get("folds"): raise ConfigError(f"evaluation.fold={ev['fold']} needs evaluation.folds, the number of folds.")
-    return int(ev["fold"]), int(ev["folds"]), int(ev.get("split_seed") if ev.get("split_seed") is not None else cfg["seed"])
-
-def _several_runs(cfg: DictConfig) -> bool:
-    ev = cfg.get("evaluation") or {}
-    return bool(ev.get("folds") and ev.get("fold") is None) or (ev.get("repeats") or 1) > 1
+def _finished(cfg: DictConfig) -> dict | None:
+    "With resume=auto, the metrics of the run directory's run when it has finished what `cfg` asks."
+    return RunDir(cfg.paths.output_dir).finished(cfg.training.epochs) if cfg.training.get("resume") == "auto" else None
 
 def _seeded_device(cfg: DictConfig, world: int) -> torch.device:
     "Seed everything and pick the device (under torchrun on GPUs, this process's own)."
@@ -239,14 +159,15 @@ def _with_found_lr(cfg: DictConfig, model, loaders, device, ckpt: dict | None, w
     if finder: log.info("lr_find: training with learning rate %.3g (valley; steepest %.3g)", finder.valley, finder.steepest)
     return cfg, finder
 
-def _write_lr_find(out_dir: Path, finder):
+def _write_lr_find(out_dir: RunDir, finder):
     finder.plot(out_dir/"plots"/"lr_find.png")
-    write_atomic(out_dir/"lr_find.json", json.dumps(finder.summary(), indent=2))
+    out_dir.write_json("lr_find.json", finder.summary())
 
-def _claim_run_dir(cfg: DictConfig, out_dir: Path, resume: Path | None, rank: int) -> Path:
+def _claim_run_dir(cfg: DictConfig, out_dir: RunDir, resume: Path | None, rank: int) -> RunDir:
     "The resumed run's directory, or one claimed for this run by rank 0 (`<dir>_N` when `<dir>` holds another run)."
-    if resume is not None or _died_before_first_checkpoint(cfg, out_dir): return out_dir
-    return broadcast_object(claim_output_dir(out_dir) if rank == 0 else None)
+    if resume is not None: return out_dir
+    if cfg.training.get("resume") == "auto" and out_dir.claimed_without_checkpoint(): return out_dir  # died before its first checkpoint
+    return broadcast_object(RunDir.claim(out_dir.path) if rank == 0 else None)
 
 def _pinned(cfg: DictConfig, out_dir: Path, data_meta: dict) -> tuple[DictConfig, dict]:
     "`cfg` resolved once (`${now:...}` too) with the run's directory and the data's metadata; and as a plain dict, secrets redacted."
@@ -257,11 +178,7 @@ def _pinned(cfg: DictConfig, out_dir: Path, data_meta: dict) -> tuple[DictConfig
     OmegaConf.resolve(c)
     return c, redact_secrets(OmegaConf.to_container(c))
 
-def _write_run_config(out_dir: Path, config: dict, overrides: list[str] | None):
-    (out_dir/"config.yaml").write_text(OmegaConf.to_yaml(config))
-    if overrides is not None: (out_dir/"overrides.yaml").write_text(OmegaConf.to_yaml(redact_secrets(list(overrides))))
-
-def _fit_and_test(trainer, loaders, resume: Path | None, out_dir: Path, wandb_run, log_artifacts: bool) -> dict:
+def _fit_and_test(trainer, loaders, resume: Path | None, out_dir: RunDir, wandb_run, log_artifacts: bool) -> dict:
     "Fit, test the best checkpoint and write the report; close W&B; after a stop signal, hand it on."
     metrics = {"output_dir": str(out_dir), "stop_reason": None}
     try:
@@ -287,17 +204,17 @@ def run(cfg: DictConfig,
     from project_name.models.base import build_model
     from project_name.training.callbacks import WandbCallback
     from project_name.utils.wandb_utils import start_wandb, wandb_settings
-    if _several_runs(cfg):                                    # evaluation.folds / repeats: a run per fold and seed
-        from project_name.cross_validation import cross_validate
-        return cross_validate(cfg, overrides)
-    job_log = JobLog(_hydra_output_dir())                    # Hydra's log waits for the run directory
-    if (done := finished_run(cfg)) is not None:               # (and a finished run's log is left as it is)
+    from project_name.cross_validation import several_runs
+    if several_runs(cfg): raise ConfigError("evaluation.folds and evaluation.repeats ask for several runs: call experiment(cfg), "
+                                             "which trains each as a run of its own (the command line and train.ipynb do).")
+    job_log = JobLog.of_hydra_job()                          # Hydra's log waits for the run directory
+    if (done := _finished(cfg)) is not None:                  # (and a finished run's log is left as it is)
         log.info("%s has finished; its results are kept (training.resume=auto)", cfg.paths.output_dir)
         return done
     rank, world = init_distributed()                         # one process, or one of torchrun's
     if rank > 0: logging.getLogger("project_name").setLevel(logging.WARNING)  # one process speaks
     validate_config(cfg)                                     # every value, before any work
-    out_dir, resume = broadcast_object(resolve_resume(cfg))  # rank 0's clock names the run directory
+    out_dir, resume = broadcast_object(RunDir.resuming(cfg.paths.output_dir, cfg.training.get("resume")))  # rank 0's clock names it
     device = _seeded_device(cfg, world)
     loaders = build_loaders(cfg.data, device=device, seed=cfg.seed, rank=rank, world_size=world, fold=run_fold(cfg))
     model = build_model(cfg.model, loaders.meta)
@@ -306,7 +223,7 @@ def run(cfg: DictConfig,
     out_dir = _claim_run_dir(cfg, out_dir, resume, rank)     # only now: the data and the model are known to work
     job_log.write_to(out_dir)
     cfg, config = _pinned(cfg, out_dir, loaders.meta)
-    if resume is None and rank == 0: _write_run_config(out_dir, config, overrides)
+    if resume is None and rank == 0: out_dir.write_config(config, overrides)
     if finder is not None: _write_lr_find(out_dir, finder)
     log.info("Run directory: %s%s%s", out_dir, f" (resuming {resume})" if resume else "", f"; {world} processes" if world > 1 else "")
     missing = _missing_from_wandb(cfg, out_dir, ckpt) if rank == 0 else []  # read before this run adds its own files
@@ -316,6 +233,11 @@ def run(cfg: DictConfig,
     trainer = build_trainer(cfg, model, callbacks=callbacks, device=device, config=config)
     return _fit_and_test(trainer, loaders, resume, out_dir, wandb_run, bool((wandb_settings(cfg) or {}).get("log_artifacts")))
 
+def experiment(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
+    "The experiment `cfg` asks for: one `run`, or with evaluation.folds / repeats a run per fold and seed, and their summary."
+    from project_name.cross_validation import cross_validate, several_runs
+    return cross_validate(cfg, run, overrides) if several_runs(cfg) else run(cfg, overrides)
+
 # %% ../nbs/10_pipeline.ipynb #3b59f515
 @hydra.main(config_path=str(find_config_dir()), config_name="config", version_base=None)
 def main(cfg: DictConfig) -> float | None:
@@ -324,7 +246,7 @@ def main(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     with open_dict(cfg): cfg.paths.output_dir = hc.runtime.output_dir
     with exit_on_user_error():
-        try: metrics = run(cfg, overrides=OmegaConf.to_container(hc.overrides.task))  # as typed: ${...} not resolved
+        try: metrics = experiment(cfg, overrides=OmegaConf.to_container(hc.overrides.task))  # as typed: ${...} not resolved
         except BaseException:
             with contextlib.suppress(OSError): Path(hc.runtime.output_dir).rmdir()  # Hydra made it; a run that wrote nothing leaves none
             raise

@@ -9,21 +9,29 @@ import os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['claim_free_path', 'write_atomic']
+__all__ = ['first_free', 'claim_free_path', 'write_atomic']
 
 # %% ../../nbs/01a_utils.files.ipynb #03912ce6
-def claim_free_path(path: str | Path, folder: bool = False) -> Path:
-    "Create `path`, or the first free `<stem>_1<suffix>`, `<stem>_2<suffix>`, ... beside it, exclusively: an empty file (or `folder`)."
+def first_free(path: str | Path, take, # candidate -> True once it is claimed, False when it is taken
+               what: str = "name") -> Path:
+    "The first of `path`, `<stem>_1<suffix>`, `<stem>_2<suffix>`, ... that `take` claims."
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     for n in range(10_000):
         candidate = path if n == 0 else path.with_name(f"{path.stem}_{n}{path.suffix}")
-        try:
-            if folder: candidate.mkdir()
-            else: open(candidate, "x").close()
-            return candidate
-        except FileExistsError: continue
-    raise RuntimeError(f"Could not find a free name next to {path}.")
+        if take(candidate): return candidate
+    raise RuntimeError(f"Could not find a free {what} next to {path}.")
+
+def _create(candidate: Path, folder: bool) -> bool:
+    try:
+        if folder: candidate.mkdir()
+        else: open(candidate, "x").close()
+        return True
+    except FileExistsError: return False
+
+def claim_free_path(path: str | Path, folder: bool = False) -> Path:
+    "Create `path`, or the first free `<stem>_1<suffix>`, `<stem>_2<suffix>`, ... beside it, exclusively: an empty file (or `folder`)."
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return first_free(path, lambda c: _create(c, folder))
 
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
     "Write `data` to `path` through a temporary file beside it and a rename."
