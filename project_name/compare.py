@@ -68,7 +68,7 @@ def read_run(path: str | Path) -> RunRecord:
 # %% ../nbs/63_compare.ipynb #3eed44d0
 METRICS = ["test_accuracy", "best_val_accuracy", "best_epoch", "epochs_completed", "expected_calibration_error"]
 REPLICATE_KEYS = ("seed", "evaluation.fold", "evaluation.split_seed", "data.dataset.seed")  # runs that differ only here are replicates
-_ALWAYS_DIFFERENT = ("paths.*", "callbacks.checkpoint.dirpath", "data_meta.*", "hydra.*")
+_ALWAYS_DIFFERENT = ("paths.*", "callbacks.*.dirpath", "logger.*.path", "logger.*.log_dir", "data_meta.*", "hydra.*")
 
 def _lower_is_better(metric: str) -> bool: return "loss" in metric or "error" in metric
 
@@ -92,8 +92,10 @@ class RunComparison:
         import pandas as pd
         root, keys = project_root(), self.differing_keys
         name = lambda p: str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
-        rows = {name(r.path): {**{k: r.config.get(k) for k in keys}, **{m: r.metrics.get(m) for m in METRICS}} for r in self.runs}
-        table = pd.DataFrame.from_dict(rows, orient="index", columns=[*keys, *METRICS])
+        metrics = [*METRICS, *sorted({m for r in self.runs for m in r.metrics  # and every metric of `metrics:` a run recorded
+                                      if m.startswith(("test_", "best_val_")) and m not in METRICS})]
+        rows = {name(r.path): {**{k: r.config.get(k) for k in keys}, **{m: r.metrics.get(m) for m in metrics}} for r in self.runs}
+        table = pd.DataFrame.from_dict(rows, orient="index", columns=[*keys, *metrics])
         table.index.name = "run"
         return table.loc[[name(r.path) for r in self.ranked()]]
 
