@@ -10,7 +10,6 @@ import errno
 import io
 import math
 import os
-import re
 import shutil
 import signal
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 import torch
 
 from ..utils.distributed import all_reduce
-from ..utils.core import ConfigError
+from ..utils.core import ConfigError, snake_case
 from ..utils.files import write_atomic
 from ..utils.logging import get_logger
 
@@ -51,8 +50,7 @@ class Callback:
     @property
     def name(self) -> str:
         "`EarlyStopping` -> 'early_stopping'."
-        name = type(self).__name__.removesuffix("Callback")
-        return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)).lower()
+        return snake_case(type(self).__name__.removesuffix("Callback"))
 
     def state_dict(self) -> dict: return {}
     def load_state_dict(self, state: dict): pass
@@ -315,6 +313,7 @@ class Logger(Callback):
 
 class CSVLogger(Logger):
     "The history as CSV at `path`: one row per epoch, a column per metric."
+    on_batch_end = None  # no step values: no read of the loss at log steps
     def __init__(self, path: str | Path): self.path = Path(path)
     def log_epoch(self, metrics, step):
         rows = self.trainer.history

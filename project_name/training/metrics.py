@@ -5,11 +5,9 @@
 # %% ../../nbs/30_training.metrics.ipynb #a5730611
 from __future__ import annotations
 
-import re
-
 import torch
 
-from ..utils.core import ConfigError
+from ..utils.core import ConfigError, snake_case
 from ..utils.distributed import all_reduce
 
 # %% auto #0
@@ -25,7 +23,7 @@ class Metric:
     @property
     def name(self) -> str:
         "`F1Macro` -> 'f1_macro': the metric's column is `<split>_<name>`."
-        return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", type(self).__name__).lower()
+        return snake_case(type(self).__name__)
 
     def batch_state(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         "This batch's contribution to the sums (float64, on the logits' device)."

@@ -10,11 +10,15 @@ import random
 import re
 
 # %% auto #0
-__all__ = ['SECRET_KEY', 'ConfigError', 'get_device', 'seed_everything', 'redact_secrets']
+__all__ = ['SECRET_KEY', 'ConfigError', 'snake_case', 'get_device', 'seed_everything', 'redact_secrets']
 
 # %% ../../nbs/00_utils.core.ipynb #7ea29612
 class ConfigError(ValueError):
     "A config, config key, override or argument that cannot be used; the message says what to do instead."
+
+def snake_case(name: str) -> str:
+    "`EarlyStopping` -> 'early_stopping', `F1Macro` -> 'f1_macro': how callbacks and metrics are named in configs and logs."
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)).lower()
 
 # %% ../../nbs/00_utils.core.ipynb #fe0a380b
 def get_device(spec: str = "auto") -> "torch.device":
