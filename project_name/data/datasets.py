@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +17,9 @@ from .transforms import Pipeline, build_transforms
 from ..utils.config import ConfigError
 
 # %% auto #0
-__all__ = ['IMAGE_EXTENSIONS', 'DataSplits', 'stratified_split', 'load_digits', 'load_torchvision', 'read_image', 'ImageFiles',
-           'load_imagefolder', 'split_labels', 'cv_fold', 'EpochSampler', 'InMemoryLoader', 'torch_loader', 'Loaders',
-           'build_loaders']
+__all__ = ['FRACTION_KEYS', 'IMAGE_EXTENSIONS', 'DataSplits', 'stratified_split', 'load_digits', 'load_torchvision',
+           'resolve_data_path', 'read_image', 'ImageFiles', 'load_imagefolder', 'split_labels', 'cv_fold',
+           'EpochSampler', 'InMemoryLoader', 'torch_loader', 'Loaders', 'build_loaders']
 
 # %% ../../nbs/11_data.datasets.ipynb #9829fea7
 @dataclass
@@ -30,22 +30,29 @@ class DataSplits:
     val: Dataset
     test: Dataset
     class_names: list[str]
+    preprocessing: dict | None = None # a table's: what turns its rows into numbers (`data.tabular.TablePreprocessor`)
+    frame: object = field(default=None, repr=False) # a table's training rows as read (a pandas DataFrame)
 
     @property
     def num_classes(self) -> int: return len(self.class_names)
     @property
-    def input_shape(self) -> tuple[int, int, int]: return tuple(self.train[0][0].shape)
+    def input_shape(self) -> tuple[int, ...]: return tuple(self.train[0][0].shape) # (C, H, W), or (features,) for a table
     @property
     def sizes(self) -> dict[str, int]: return {s: len(getattr(self, s)) for s in ("train", "val", "test")}
     def __repr__(self):
         return f"DataSplits({self.name!r}, sizes={self.sizes}, input_shape={self.input_shape}, num_classes={self.num_classes})"
 
 # %% ../../nbs/11_data.datasets.ipynb #00aa9f7a
-def stratified_split(labels, fractions: tuple[float, ...], seed: int) -> list[np.ndarray]:
+FRACTION_KEYS = ("data.dataset.val_fraction", "data.dataset.test_fraction")
+
+def stratified_split(labels, fractions: tuple[float, ...], seed: int,
+                     names: tuple[str, ...] = FRACTION_KEYS, # the fractions' config keys, for the message
+                    ) -> list[np.ndarray]:
     "Split indices of `labels` into parts of the given `fractions` (the rest goes first), each class in proportion where it can."
     from sklearn.model_selection import train_test_split
     if any(f < 0 for f in fractions) or sum(fractions) >= 1:
-        raise ConfigError(f"Split fractions {list(fractions)} must be >= 0 and sum to less than 1.")
+        given = ", ".join(f"{n}={f}" for n, f in zip(names, fractions))
+        raise ConfigError(f"The split fractions {given} must each be >= 0 and sum to less than 1 (the rest is the training split).")
     labels = np.asarray(labels)
     rest, parts = np.arange(len(labels)), []
     for i, frac in enumerate(fractions):
@@ -115,6 +122,14 @@ def load_torchvision(dataset_class: type | str, # e.g. torchvision.datasets.MNIS
     x, y = _to_tensors(train)
     return _tensor_splits(dataset_class.__name__.lower(), x, y, list(train.classes), val_fraction, None, seed,
                           test=_to_tensors(test))
+
+# %% ../../nbs/11_data.datasets.ipynb #52a3c268
+def resolve_data_path(path: str | Path) -> Path:
+    "`path` when absolute; a relative one from the current folder, else from the project's root (as given, when neither has it)."
+    from project_name.utils.config import project_root
+    path = Path(str(path)).expanduser()
+    if path.is_absolute() or path.exists(): return path.absolute()
+    return project_root()/path if (project_root()/path).exists() else path
 
 # %% ../../nbs/11_data.datasets.ipynb #1afba387
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -322,8 +337,9 @@ class Loaders:
     def meta(self) -> dict:
         "What a model or a report needs to know about the data."
         d = self.data
-        return {"name": d.name, "num_classes": d.num_classes, "class_names": d.class_names,
+        meta = {"name": d.name, "num_classes": d.num_classes, "class_names": d.class_names,
                 "input_shape": list(d.input_shape), "sizes": d.sizes}
+        return meta | ({"preprocessing": d.preprocessing} if d.preprocessing else {})
 
 def build_loaders(data_cfg, # the `data` node of the config
                   device: str | torch.device = "cpu", # where the in-memory loader keeps its tensors

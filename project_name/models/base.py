@@ -14,42 +14,77 @@ from torch import nn
 from ..utils.core import ConfigError
 
 # %% auto #0
-__all__ = ['CHECKPOINT_FORMAT', 'build_model', 'count_parameters', 'model_summary', 'load_checkpoint', 'load_state',
-           'run_checkpoint', 'model_from_checkpoint', 'load_model']
+__all__ = ['DATA_ARGUMENTS', 'CHECKPOINT_FORMAT', 'model_class', 'check_model_arguments', 'build_model', 'count_parameters',
+           'model_summary', 'load_checkpoint', 'load_state', 'run_checkpoint', 'model_from_checkpoint', 'load_model']
 
 # %% ../../nbs/20_models.base.ipynb #d8ec29ee
+DATA_ARGUMENTS = {"in_channels": "channel(s)", "image_size": "pixels per side", "num_features": "feature(s)", "num_classes": "classes"}
+
 def _data_values(meta: dict) -> dict:
-    c, h, w = meta["input_shape"]
-    return {"in_channels": c, "num_classes": meta["num_classes"], "image_size": h}
+    "The model arguments that the data fixes: classes, and an image's channels and size or a table's number of features."
+    shape, found = meta["input_shape"], {"num_classes": meta["num_classes"]}
+    return found | ({"in_channels": shape[0], "image_size": shape[1]} if len(shape) == 3 else {"num_features": shape[0]})
+
+def model_class(target: str, key: str = "model._target_"):
+    "The class (or function) that `target` names; one that cannot be imported is a `ConfigError` that says where to put it."
+    import importlib
+    module, _, name = str(target).rpartition(".")
+    if not module: raise ConfigError(f"{key}={target}: give the module too, e.g. {key}=mymodels.{target} (a class {target} in mymodels.py).")
+    try: found = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name and module.startswith(e.name):
+            raise ConfigError(f"{key}={target}: there is no module {module!r} to import. Put {module.replace('.', '/')}.py in the folder "
+                              f"you run from, or add the folder that holds it to PYTHONPATH (PYTHONPATH=/path/to/folder ...).") from None
+        raise ConfigError(f"{key}={target}: {module} imports {e.name!r}, which is not installed here (uv add {e.name}).") from None
+    if not hasattr(found, name):
+        raise ConfigError(f"{key}={target}: {module} has no {name!r} (it has {', '.join(n for n in dir(found) if not n.startswith('_'))}).")
+    return getattr(found, name)
+
+def _parameters(target) -> dict | None:
+    "The parameters of `target`'s constructor, or None when it takes any keyword or has no signature."
+    try: params = inspect.signature(target).parameters
+    except (ValueError, TypeError): return None
+    return None if any(p.kind == p.VAR_KEYWORD for p in params.values()) else dict(params)
+
+def check_model_arguments(cfg: dict, # the model node as a dict, `_target_` included
+                          data: dict | None = None, # the data's values (`in_channels`, ...); None: not known yet
+                         ) -> dict:
+    "`cfg` with the arguments that the data fixes filled in where its class takes them; every key it lacks or does not take, named at once."
+    cfg = {k: v for k, v in cfg.items() if k != "name"}
+    target = cfg["_target_"]
+    params = _parameters(model_class(target))
+    takes = lambda k: k in cfg or (params is not None and k in params)
+    for key, actual in (data or {}).items():
+        if not takes(key): continue
+        if cfg.get(key) is None: cfg[key] = actual
+        elif cfg[key] != actual:
+            raise ConfigError(f"model.{key}={cfg[key]} does not match the data: it has {actual} {DATA_ARGUMENTS[key]}. "
+                              f"Remove the override or set model.{key}={actual}.")
+    if params is None: return cfg
+    if data is not None and (other := [k for k in DATA_ARGUMENTS if k in params and k not in data and params[k].default is inspect._empty]):
+        kind = "a table" if "num_features" in data else "images"
+        raise ConfigError(f"{target} takes {', '.join(other)}, but the data is {kind}: choose a model for {kind} "
+                          f"({'model=tabular_mlp' if kind == 'a table' else 'model=small_cnn'}) or data that has {', '.join(other)}.")
+    unknown = sorted(k for k in cfg if not k.startswith("_") and k not in params)
+    if unknown:
+        raise ConfigError(f"{', '.join('model.' + k for k in unknown)} {'is not an argument' if len(unknown) == 1 else 'are not arguments'} "
+                          f"of {target}, which takes {', '.join(params) or 'no arguments'}. Remove {'it' if len(unknown) == 1 else 'them'}: "
+                          f"{' '.join('~model.' + k for k in unknown)} (an experiment preset or another model's config set them).")
+    given = set(cfg) | (set(DATA_ARGUMENTS) if data is None else set())
+    needed = [k for k, p in params.items() if p.default is inspect._empty and p.kind not in (p.VAR_POSITIONAL,) and k not in given]
+    if needed:
+        raise ConfigError(f"{target} needs {', '.join(needed)}, which the model config does not give: add "
+                          f"{' '.join(f'+model.{k}=<value>' for k in needed)} to the command line, or {', '.join(f'{k}: <value>' for k in needed)} to its YAML.")
+    return cfg
 
 def build_model(model_cfg, # the `model` node of the config: `_target_` and its arguments
                 meta: dict, # the data's metadata (`Loaders.meta`): num_classes, input_shape, name
                ) -> nn.Module:
-    "Instantiate `model_cfg`, its data-dependent arguments filled from or checked against `meta`."
+    "Instantiate `model_cfg`, the arguments that the data fixes filled from (or checked against) `meta`."
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
     cfg = OmegaConf.to_container(model_cfg, resolve=True) if OmegaConf.is_config(model_cfg) else dict(model_cfg)
-    cfg.pop("name", None)
-    for key, actual in _data_values(meta).items():
-        if key not in cfg: continue
-        if cfg[key] is None: cfg[key] = actual
-        elif cfg[key] != actual:
-            what = {"in_channels": "channel(s)", "num_classes": "classes", "image_size": "pixels per side"}[key]
-            raise ConfigError(f"model.{key}={cfg[key]} does not match the data: {meta['name']} has {actual} {what}. "
-                             f"Remove the override or set model.{key}={actual}.")
-    _check_arguments(cfg)
-    return instantiate(cfg)
-
-def _check_arguments(cfg: dict):
-    "Name the keys of a model config that its class does not take (a preset written for another model, a typo)."
-    from hydra.utils import get_method
-    try: params = inspect.signature(get_method(cfg["_target_"])).parameters
-    except (ValueError, TypeError, ImportError): return
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()): return
-    unknown = sorted(k for k in cfg if not k.startswith("_") and k not in params)
-    if unknown:
-        raise ConfigError(f"model.{unknown[0]} is not an argument of {cfg['_target_']} (it takes {', '.join(params)}). "
-                         "An experiment preset written for another model, or an override, set it: remove it or choose that model.")
+    return instantiate(check_model_arguments(cfg, _data_values(meta)))
 
 # %% ../../nbs/20_models.base.ipynb #a3a62368
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

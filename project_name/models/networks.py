@@ -14,7 +14,7 @@ from torch import nn
 from ..utils.config import ConfigError
 
 # %% auto #0
-__all__ = ['conv_block', 'SmallCNN', 'MLP', 'pretrained_state', 'resnet18']
+__all__ = ['conv_block', 'SmallCNN', 'MLP', 'TabularMLP', 'pretrained_state', 'resnet18']
 
 # %% ../../nbs/21_models.networks.ipynb #45450b49
 def conv_block(c_in: int, c_out: int, batch_norm: bool = True) -> nn.Sequential:
@@ -47,6 +47,14 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*layers, nn.Linear(sizes[-1], num_classes))
 
     def forward(self, x): return self.net(x)
+
+# %% ../../nbs/21_models.networks.ipynb #12888e7f
+class TabularMLP(nn.Sequential):
+    "A multi-layer perceptron over the numeric rows of a table."
+    def __init__(self, num_features: int, num_classes: int, hidden_sizes: tuple[int, ...] = (128, 64), dropout: float = 0.1):
+        layers, n = [], num_features
+        for h in hidden_sizes: layers, n = layers + [nn.Linear(n, h), nn.ReLU(), nn.Dropout(dropout)], h
+        super().__init__(*layers, nn.Linear(n, num_classes))
 
 # %% ../../nbs/21_models.networks.ipynb #cceb9f12
 def pretrained_state(weights: str, arch: str = "resnet18", download: bool = True, timeout: float = 30) -> dict:
