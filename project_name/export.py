@@ -41,7 +41,9 @@ BUNDLE_FORMAT = "project_name.bundle.v1"
 NORMALIZE = "project_name.data.transforms.Normalize"
 
 def input_spec(config: dict) -> dict:
-    "The model's input as `meta.json` describes it, from a run's config: shape, color mode, scale and normalization."
+    "The model's input as `meta.json` describes it, from a run's config: shape, color mode, scale and normalization (a table's: its preprocessing)."
+    if table := config["data_meta"].get("preprocessing"):
+        return {"layout": "NF", "dtype": "float32", "features": config["data_meta"]["input_shape"][0], "table": table}
     c, h, w = config["data_meta"]["input_shape"]
     mean, std = np.zeros(c), np.ones(c)
     for t in config["data"].get("eval_transforms") or []:
@@ -123,6 +125,7 @@ def _meta_problems(meta) -> list[str]:
     if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
         problems.append("class_names must be a non-empty list of names")
     if not isinstance(inp, dict): return problems + ["input is missing"]
+    if inp.get("layout") == "NF": return problems + _table_problems(inp) + _files_problems(files)
     c = inp.get("channels")
     if c not in (1, 3): problems.append(f"input.channels is {c!r}, not 1 or 3")
     for k in ("height", "width"):
@@ -132,8 +135,19 @@ def _meta_problems(meta) -> list[str]:
         if not (isinstance(v, list) and len(v) == c and all(map(_is_number, v))): problems.append(f"input.{k} is {v!r}, not {c} number(s), one per channel")
         elif k == "std" and min(v) <= 0: problems.append(f"input.std is {v}: every std must be positive")
     if not _is_number(inp.get("scale")) or inp["scale"] <= 0: problems.append(f"input.scale is {inp.get('scale')!r}, not a positive number")
-    if not (isinstance(files, dict) and all(isinstance(v, str) for v in files.values())): problems.append("files must map file names to checksums")
-    return problems
+    return problems + _files_problems(files)
+
+def _files_problems(files) -> list[str]:
+    return [] if isinstance(files, dict) and all(isinstance(v, str) for v in files.values()) else ["files must map file names to checksums"]
+
+def _table_problems(inp: dict) -> list[str]:
+    "What is wrong with a table's input: its number of features, and the preprocessing that makes them."
+    n, table = inp.get("features"), inp.get("table")
+    if not (isinstance(n, int) and not isinstance(n, bool) and n > 0): return [f"input.features is {n!r}, not a positive integer"]
+    if not (isinstance(table, dict) and all(isinstance(table.get(k), t) for k, t in (("columns", list), ("numeric", dict), ("categorical", dict)))):
+        return ["input.table must hold the columns, numeric and categorical preprocessing"]
+    if len(table.get("feature_names") or []) != n: return [f"input.table names {len(table.get('feature_names') or [])} features, not input.features={n}"]
+    return []
 
 def read_meta(folder: str | Path) -> dict:
     "The checked `meta.json` of bundle `folder`; a missing, foreign or broken bundle is a `ConfigError` saying which."
@@ -185,7 +199,9 @@ class Bundle:
     @property
     def class_names(self) -> list[str]: return self.meta["class_names"]
     @property
-    def input_shape(self) -> tuple[int, int, int]: return tuple(self.meta["input"][k] for k in ("channels", "height", "width"))
+    def input_shape(self) -> tuple[int, ...]:
+        inp = self.meta["input"]
+        return (inp["features"],) if inp.get("layout") == "NF" else tuple(inp[k] for k in ("channels", "height", "width"))
     @property
     def backends(self) -> list[str]: return [b for b, f in ARTIFACTS.items() if f in self.meta["files"]]
 

@@ -15,6 +15,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from .data.datasets import IMAGE_EXTENSIONS, read_image
+from .data.tabular import TABLE_EXTENSIONS, TablePreprocessor, read_table
 from .export import Bundle, in_batches
 from .utils.config import ConfigError, check_overrides, exit_on_user_error, find_config_dir
 from .utils.files import claim_free_path, write_atomic
@@ -43,8 +44,8 @@ def find_inputs(inputs: str | Path | list) -> list[Path]:
                 raise ConfigError(f"The folder {path} holds no images ({', '.join(IMAGE_EXTENSIONS)}), in it or below it.")
             files += found
         elif path.is_file():
-            if path.suffix.lower() not in IMAGE_EXTENSIONS + TENSOR_EXTENSIONS:
-                raise ConfigError(f"{path} is neither an image ({', '.join(IMAGE_EXTENSIONS)}) nor a tensor file (.npy, .pt).")
+            if path.suffix.lower() not in IMAGE_EXTENSIONS + TENSOR_EXTENSIONS + TABLE_EXTENSIONS:
+                raise ConfigError(f"{path} is neither an image ({', '.join(IMAGE_EXTENSIONS)}), a tensor file (.npy, .pt) nor a table (.csv, .parquet).")
             files.append(path)
         else: raise ConfigError(f"inputs: {path} does not exist. Give an image, a folder of images, or a .npy/.pt file.")
     return files
@@ -70,36 +71,65 @@ def read_tensor_file(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
 # %% ../nbs/61_predict.ipynb #234552b3
 @dataclass
 class Inputs:
-    "Images read for prediction, in [0, 1] before normalization, with one name each, and the files skipped."
+    "Images (in [0, 1] before normalization) or a table's rows (preprocessed) read for prediction, with one name each, and the files skipped."
     names: list[str]
-    images: np.ndarray                 # (N, C, H, W) float32
+    images: np.ndarray                 # (N, C, H, W) float32, or a table's (N, features)
     skipped: list[tuple[str, str]]     # (file, why)
+    labels: np.ndarray | None = None   # each input's class, when every one has a known class (class folders, a target column)
+
+def _folder_label(path: Path, inputs, class_names: list[str]) -> int:
+    "The class of an image in a folder of class folders (`<inputs>/<class>/.../x.png`), or -1."
+    for item in [inputs] if isinstance(inputs, (str, Path)) else list(inputs):
+        folder = Path(item).expanduser()
+        if folder.is_dir() and folder in path.parents:
+            parts = path.relative_to(folder).parts
+            return class_names.index(parts[0]) if len(parts) > 1 and parts[0] in class_names else -1
+    return -1
+
+def _read_rows(f: Path, spec: dict, class_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    "A table's rows preprocessed as the bundle's meta.json says, and their classes where the target column is there (else -1)."
+    from project_name.data.tabular import _category
+    frame = read_table(f, key="inputs")
+    x = TablePreprocessor.from_dict(spec["table"]).transform(frame, str(f))
+    target = spec["table"].get("target")
+    if target not in frame.columns: return x, np.full(len(x), -1)
+    return x, np.array([class_names.index(c) if c in class_names else -1 for c in map(_category, frame[target])])
 
 def read_inputs(inputs, spec: dict, # a bundle's meta.json `input`
                 on_error: str = "fail", # a file that cannot be read: fail, or skip it (and name it)
+                class_names: list[str] | None = None, # the bundle's: to find each input's class, where it has one
                ) -> Inputs:
-    "Every image that `inputs` names, read as the bundle's model expects; all of them before any prediction."
+    "Every image (or table row) that `inputs` names, read as the bundle's model expects; all of them before any prediction."
     if on_error not in ("fail", "skip"): raise ConfigError(f"on_error={on_error!r}: use fail or skip.")
-    shape = (spec["channels"], spec["height"], spec["width"])
-    names, arrays, skipped = [], [], []
+    table = spec.get("layout") == "NF"
+    names, arrays, labels, skipped = [], [], [], []
     for f in find_inputs(inputs):
         try:
-            if f.suffix.lower() in TENSOR_EXTENSIONS:
-                array = read_tensor_file(f, shape)
+            if table != (f.suffix.lower() in TABLE_EXTENSIONS):
+                raise ConfigError(f"{f}: this bundle's model takes {'the rows of a table (.csv, .parquet)' if table else 'images'}, not {f.suffix} files.")
+            if table:
+                array, found = _read_rows(f, spec, class_names or [])
+                names += [f"{f}[{i}]" for i in range(len(array))]
+            elif f.suffix.lower() in TENSOR_EXTENSIONS:
+                array = read_tensor_file(f, (spec["channels"], spec["height"], spec["width"]))
+                found = np.full(len(array), -1)
                 names += [f"{f}[{i}]" for i in range(len(array))]
             else:
                 array = read_image(f, spec["height"], spec["channels"]).numpy()[None]
+                found = np.array([_folder_label(f, inputs, class_names or [])])
                 names.append(str(f))
-            arrays.append(array)
+            arrays.append(array); labels.append(found)
         except ConfigError as e:
             if on_error == "fail": raise ConfigError(f"{e} (on_error=skip predicts the other inputs and names those it skips)") from None
             skipped.append((str(f), str(e)))
             log.warning("Skipped: %s", e)
     if not arrays: raise ConfigError(f"None of the {len(skipped)} input file(s) could be read.")
-    return Inputs(names, np.concatenate(arrays), skipped)
+    labels = np.concatenate(labels)
+    return Inputs(names, np.concatenate(arrays), skipped, labels if (labels >= 0).all() else None)
 
 def preprocess(images: np.ndarray, spec: dict) -> np.ndarray:
-    "Images in [0, 1] normalized with the bundle's `mean` and `std`."
+    "Images in [0, 1] normalized with the bundle's `mean` and `std` (a table's rows are preprocessed when read)."
+    if spec.get("layout") == "NF": return images.astype(np.float32)
     mean, std = (np.asarray(spec[k], dtype=np.float32)[:, None, None] for k in ("mean", "std"))
     return ((images - mean) / std).astype(np.float32)
 
@@ -124,11 +154,24 @@ class Predictions:
     table: "pd.DataFrame"
     inputs: Inputs
     logits: np.ndarray
+    class_names: list[str] | None = None
+
+    @property
+    def accuracy(self) -> float | None:
+        "The share predicted right, when every input has a known class (class folders, a table's target column)."
+        return None if self.inputs.labels is None else float((self.logits.argmax(1) == self.inputs.labels).mean())
+
+    def confusion_matrix(self) -> np.ndarray | None:
+        "Counts of (true class, predicted class), when every input has a known class."
+        if self.inputs.labels is None: return None
+        n = len(self.class_names)
+        return np.bincount(self.inputs.labels * n + self.logits.argmax(1), minlength=n * n).reshape(n, n)
 
     def show(self, n: int = 32, ncols: int = 8):
         "A grid of the first `n` images with their predicted class and its probability."
         from project_name.evaluation.metrics import image_grid
         rows = self.table.head(n)
+        if self.inputs.images.ndim == 2: return rows  # a table's rows: the table
         return image_grid(self.inputs.images[:n], [f"{c} ({p:.0%})" for c, p in zip(rows.predicted, rows.probability)], ncols=ncols,
                           title=f"Predictions for {len(rows)} of {len(self.table)} images")
 
@@ -143,14 +186,28 @@ def predict(bundle: str | Path | Bundle, inputs, # see `find_inputs`
     bundle = bundle if isinstance(bundle, Bundle) else Bundle(bundle)
     batch_size, top_k = _positive_int(batch_size, "batch_size"), _positive_int(top_k, "top_k")
     run = bundle.runner(backend)
-    inputs = read_inputs(inputs, bundle.meta["input"], on_error)
+    inputs = read_inputs(inputs, bundle.meta["input"], on_error, bundle.class_names)
     logits = in_batches(run, preprocess(inputs.images, bundle.meta["input"]), batch_size)
-    return Predictions(top_k_table(inputs.names, logits, bundle.class_names, top_k), inputs, logits)
+    table = top_k_table(inputs.names, logits, bundle.class_names, top_k)
+    if inputs.labels is not None: table.insert(1, "true", [bundle.class_names[t] for t in inputs.labels])
+    return Predictions(table, inputs, logits, bundle.class_names)
+
+def _write_scores(predictions: Predictions, path: Path):
+    "Beside the table of labelled inputs: `<name>.metrics.json` (accuracy, confusion matrix) and `<name>.confusion_matrix.png`."
+    import json
+    from project_name.evaluation.metrics import plot_confusion_matrix
+    cm = predictions.confusion_matrix()
+    write_atomic(path.with_suffix(".metrics.json"), json.dumps({"accuracy": predictions.accuracy, "inputs": len(predictions.table),
+                 "class_names": predictions.class_names, "confusion_matrix": cm.tolist()}, indent=2))
+    plot_confusion_matrix(cm, predictions.class_names, path.with_suffix(".confusion_matrix.png"))
+    log.info("Accuracy %.4f on %d labelled inputs (%s)", predictions.accuracy, len(predictions.table), path.with_suffix(".metrics.json"))
 
 def write_predictions(predictions: Predictions, output: str | Path = "predictions.csv") -> Path:
     "Write the table as CSV to `output`, or to the next free name beside it when `output` exists."
     path = claim_free_path(output)
-    try: write_atomic(path, predictions.table.to_csv(index=False))
+    try:
+        write_atomic(path, predictions.table.to_csv(index=False))
+        if predictions.accuracy is not None: _write_scores(predictions, path)
     except BaseException:
         path.unlink(missing_ok=True)
         raise

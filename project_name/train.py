@@ -56,9 +56,23 @@ def _evaluate(trainer, loaders, out_dir: RunDir, wandb_run, log_artifacts: bool)
     if trainer.rank > 0: return metrics
     save_report(result, out_dir, history)
     interp.save(out_dir)
+    importance = _feature_importance(trainer.model, loaders, out_dir)
     out_dir.write_json("metrics.json", metrics)
-    if wandb_run is not None: _report_to_wandb(wandb_run, metrics, result, interp, history, ckpts, log_artifacts)
+    if wandb_run is not None: _report_to_wandb(wandb_run, metrics, result, interp, history, ckpts, log_artifacts, importance)
     return metrics
+
+def _feature_importance(model, loaders, out_dir: RunDir):
+    "For a table: the permutation importance of each column on the test split, in feature_importance.csv and its plot."
+    from project_name.data.tabular import TablePreprocessor
+    from project_name.evaluation.interpret import permutation_importance, plot_feature_importance
+    from project_name.utils.files import write_atomic
+    if "preprocessing" not in loaders.meta: return None
+    x, y = loaders.data.test.tensors
+    groups = TablePreprocessor.from_dict(loaders.meta["preprocessing"]).feature_groups()
+    table = permutation_importance(model, x, y, groups)
+    write_atomic(out_dir/"feature_importance.csv", table.to_csv(index=False))
+    plot_feature_importance(table, out_dir/"plots"/"feature_importance.png")
+    return table
 
 def _test_and_best_val(metric_list, result, history) -> dict:
     "`test_<name>` of every metric, from the test pass's logits (gathered already), and `best_val_<name>` from the history."
@@ -71,13 +85,14 @@ def _test_and_best_val(metric_list, result, history) -> dict:
         out[f"best_val_{m.name}"] = (max if m.higher_is_better else min)(vals, default=None)
     return out
 
-def _report_to_wandb(run, metrics, result, interp, history, ckpts: Path, log_artifacts: bool):
+def _report_to_wandb(run, metrics, result, interp, history, ckpts: Path, log_artifacts: bool, importance=None):
     from project_name.utils.wandb_utils import WandbLogger, log_model_artifact
     run.summary.update({k: v for k, v in metrics.items() if k.startswith(("test_", "best_val_")) or k in ("best_epoch", "epochs_completed")})
     wl = WandbLogger(run)
     wl.log_confusion_matrix(*_targets_predictions(result.confusion_matrix), result.class_names)
     if history: wl.log_learning_curves(history)
     interp.log_to_wandb(run)
+    if importance is not None: wl.log_feature_importance(list(importance.feature), list(importance.accuracy_drop))
     if log_artifacts:
         for name, aliases in (("best.pt", ["best"]), ("last.pt", ["latest"])):
             if (ckpts/name).is_file(): log_model_artifact(run, ckpts/name, aliases=aliases)

@@ -17,7 +17,7 @@ from .metrics import EvaluationResult, ModelEvaluator, _plt, _save, image_grid
 from ..utils.files import write_atomic
 
 # %% auto #0
-__all__ = ['Interpretation']
+__all__ = ['Interpretation', 'permutation_importance', 'plot_feature_importance']
 
 # %% ../../nbs/41_evaluation.interpret.ipynb #9c049bc0
 class Interpretation:
@@ -49,6 +49,8 @@ class Interpretation:
     @property
     def confidence(self) -> np.ndarray: return self.probs.max(1)
     @property
+    def has_images(self) -> bool: return self.dataset is not None and len(self.dataset) > 0 and self.dataset[0][0].ndim == 3
+    @property
     def accuracy(self) -> float: return float((self.preds == self.targets).mean())
 
     def __repr__(self): return f"Interpretation({len(self.targets)} images, {len(self.class_names)} classes, accuracy {self.accuracy:.2%})"
@@ -69,7 +71,7 @@ def top_losses(self: Interpretation, k: int = 9):
 @patch
 def plot_top_losses(self: Interpretation, k: int = 16, ncols: int = 8, path: str | Path | None = None):
     "A grid of the `k` images with the highest loss, each titled true / predicted, probability / loss."
-    if self.dataset is None: raise ValueError("These top losses have no images: make the Interpretation with its dataset.")
+    if not self.has_images: raise ValueError("These top losses have no images (no dataset, or a table's rows): see top_losses() instead.")
     rows = self.top_losses(k)
     titles = [f"{r.true} / {r.predicted}\n{r.probability:.2f} / {r.loss:.2f}" for r in rows.itertuples()]
     return image_grid(_images(self.dataset, rows["index"]), titles, path, ncols,
@@ -144,12 +146,46 @@ def plot_reliability(self: Interpretation, bins: int = 10, path: str | Path | No
     plt.close(fig)
     return _save(fig, path)
 
+# %% ../../nbs/41_evaluation.interpret.ipynb #fac20c85
+def permutation_importance(model: nn.Module, x: torch.Tensor, y: torch.Tensor, # the rows (N, features) and their classes
+                           groups: dict[str, list[int]], # each input column's features (`TablePreprocessor.feature_groups`)
+                           n_repeats: int = 5, seed: int = 0, batch_size: int = 4096):
+    "How much accuracy drops and the loss rises when each column of `groups` is shuffled among the rows, most important first."
+    import pandas as pd
+    device = next(model.parameters()).device
+    model.eval()
+    def scores(rows):
+        with torch.inference_mode():
+            logits = torch.cat([model(rows[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(rows), batch_size)])
+        return (logits.argmax(1) == y).float().mean().item(), nn.functional.cross_entropy(logits, y).item()
+    base_acc, base_loss = scores(x)
+    gen, table = torch.Generator().manual_seed(seed), []
+    for name, cols in groups.items():
+        drops, rises = [], []
+        for _ in range(n_repeats):
+            shuffled = x.clone()
+            shuffled[:, cols] = x[torch.randperm(len(x), generator=gen)][:, cols]
+            acc, loss = scores(shuffled)
+            drops.append(base_acc - acc); rises.append(loss - base_loss)
+        table.append({"feature": name, "accuracy_drop": np.mean(drops), "accuracy_drop_std": np.std(drops), "loss_increase": np.mean(rises)})
+    return pd.DataFrame(table).sort_values(["accuracy_drop", "loss_increase"], ascending=False, kind="stable").reset_index(drop=True)
+
+def plot_feature_importance(table, path: str | Path | None = None, top: int = 20):
+    "Bars of the `top` columns' accuracy drop (with its spread over the shuffles)."
+    plt = _plt()
+    rows = table.head(top)[::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.3 * len(rows) + 1.2))
+    ax.barh(rows.feature, rows.accuracy_drop, xerr=rows.accuracy_drop_std, color="steelblue")
+    ax.set(xlabel="accuracy drop when shuffled", title="Permutation importance")
+    plt.close(fig)
+    return _save(fig, path)
+
 # %% ../../nbs/41_evaluation.interpret.ipynb #6b392f95
 @patch
 def figures(self: Interpretation, k: int = 16) -> dict:
     "The interpretation's figures by name: top losses (with a data set), per class, reliability."
     found = {"per_class": self.plot_per_class(), "reliability": self.plot_reliability()}
-    return ({"top_losses": self.plot_top_losses(k)} if self.dataset is not None else {}) | found
+    return ({"top_losses": self.plot_top_losses(k)} if self.has_images else {}) | found
 
 @patch
 def summary(self: Interpretation) -> dict:

@@ -147,7 +147,8 @@ def save_report(result: EvaluationResult, folder: str | Path, history: list[dict
     if history: plot_learning_curves(history, folder/"plots"/"learning_curves.png")
     plot_confusion_matrix(result.confusion_matrix, result.class_names, folder/"plots"/"confusion_matrix.png")
     m = result.misclassified
-    plot_misclassified(m["images"], m["targets"], m["predictions"], result.class_names, folder/"plots"/"misclassified.png")
+    if len(m["images"]) == 0 or m["images"][0].ndim == 3:  # images, not a table's rows
+        plot_misclassified(m["images"], m["targets"], m["predictions"], result.class_names, folder/"plots"/"misclassified.png")
     write_atomic(folder/"classification_report.json", json.dumps(result.report, indent=2))
     return folder
 
