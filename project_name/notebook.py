@@ -17,7 +17,7 @@ from .utils.config import ConfigError, compose, flatten, validate_config
 
 # %% auto #0
 __all__ = ['NOTEBOOK_PARAMETERS', 'hydra_value', 'notebook_overrides', 'notebook_config', 'new_parameters', 'notebook_parameters',
-           'RunStatus', 'config_changes', 'folded', 'class_counts', 'show_images', 'report_table']
+           'RunStatus', 'config_changes', 'folded', 'class_counts', 'show_images', 'show_data', 'report_table']
 
 # %% ../nbs/53_notebook.ipynb #ad1da789
 NOTEBOOK_PARAMETERS = {  # parameter: the config key (or group) it sets
@@ -127,6 +127,11 @@ def show_images(dataset, class_names: list[str], n: int = 32, ncols: int = 8, se
     images, labels = zip(*(dataset[i] for i in pick))
     return image_grid(torch.stack(images), [class_names[int(y)] for y in labels], ncols=ncols,
                       title=f"{len(pick)} of {len(dataset):,} training images")
+
+def show_data(data, n: int = 32, ncols: int = 8, seed: int = 0):
+    "Some training examples of `data` (a `DataSplits`) as it holds them: a grid of images, or a table's first rows as read."
+    if data.frame is not None: return data.frame.head(10)
+    return show_images(data.train, data.class_names, n, ncols, seed)
 
 def report_table(report: dict) -> "pd.DataFrame":
     "scikit-learn's classification report as a table: a row per class and the averages, support as a count."
