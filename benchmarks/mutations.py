@@ -127,8 +127,8 @@ MUTATIONS = [
      "self.n_trials, self.job_idx = max(wanted - done, 0), len(study.trials)", "self.job_idx = len(study.trials)",
      ["66_search:slow"]),
     ("evaluate tests the val split", "62_evaluate",
-     "evaluate_classification(getattr(loaders, split), run.class_names)",
-     "evaluate_classification(loaders.val, run.class_names)", ["62_evaluate"]),
+     "getattr(run.loaders(device), split) if data is None",
+     "run.loaders(device).val if data is None", ["62_evaluate"]),
 ]
 
 def copy_checkout(dest: Path):

@@ -18,30 +18,45 @@ from .utils.logging import get_logger
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SPLITS', 'evaluate_run', 'main']
+__all__ = ['log', 'SPLITS', 'folder_loader', 'evaluate_run', 'main']
 
 # %% ../nbs/62_evaluate.ipynb #0d2e3ae7
 SPLITS = ("test", "val")
 
+def folder_loader(run, folder: str | Path):
+    "A loader over the labelled image `folder`, read as `run` read its images: its size, channels and evaluation transforms."
+    from project_name.data.datasets import labelled_folder, torch_loader
+    from project_name.data.transforms import build_transforms
+    if len(run.input_shape) != 3:
+        raise ConfigError(f"--data={folder}: this run's model reads {run.input_shape[0]} table features, not images; "
+                          "predict on a table with its target column (python -m project_name.predict) gives its accuracy.")
+    channels, size, _ = run.input_shape
+    data = run.config["data"]
+    images = labelled_folder(folder, run.class_names, size, channels)
+    return torch_loader(images, data.get("eval_batch_size") or data["batch_size"], build_transforms(data.get("eval_transforms")))
+
 def evaluate_run(path: str | Path,   # a run directory (its best checkpoint) or a checkpoint file
                  split: str = "test", # test or val
                  out: str | Path | None = None, # the report folder; default `<run>/evaluation`
-                 device: str = "cpu") -> dict:
-    "Evaluate the finished run at `path` on `split`, write the report into its own folder, and return its metrics."
+                 device: str = "cpu",
+                 data: str | Path | None = None, # a folder of labelled images to evaluate on instead of `split`
+                ) -> dict:
+    "Evaluate the finished run at `path` on `split` (or the images in `data`), write the report into its own folder, and return its metrics."
     from project_name.evaluation.metrics import ModelEvaluator, save_report
     if split not in SPLITS: raise ConfigError(f"split={split!r}: use one of {', '.join(SPLITS)}.")
     device = get_device(device)
     run = load_run(path, device)
-    loaders = run.loaders(device)
-    result = ModelEvaluator(run.model, device).evaluate_classification(getattr(loaders, split), run.class_names)
+    loader = getattr(run.loaders(device), split) if data is None else folder_loader(run, data)
+    split = split if data is None else "data"
+    result = ModelEvaluator(run.model, device).evaluate_classification(loader, run.class_names)
     recorded = run.metrics.get("test_accuracy") if split == "test" else None
     metrics = {f"{split}_accuracy": result.accuracy, "split": split, "images": int(result.confusion_matrix.sum()),
                "checkpoint": str(run.checkpoint), "epoch": run.epoch, "run_test_accuracy": recorded,
-               "matches_run": None if recorded is None else result.accuracy == recorded}
+               "matches_run": None if recorded is None else result.accuracy == recorded} | ({"data": str(data)} if data else {})
     folder = claim_free_path(out or (run.run_dir or run.checkpoint.parent)/"evaluation", folder=True)
     save_report(result, folder)
     write_atomic(folder/"metrics.json", json.dumps(metrics, indent=2))
-    log.info("%s accuracy %.4f on %d images%s; report in %s", split.capitalize(), result.accuracy, metrics["images"],
+    log.info("%s accuracy %.4f on %d images%s; report in %s", data or split.capitalize(), result.accuracy, metrics["images"],
              "" if recorded is None else f" (the run recorded {recorded:.4f})", folder)
     return metrics | {"output_dir": str(folder)}
 
@@ -52,10 +67,11 @@ def main(argv: list[str] | None = None):
                                      "checkpoint on its test split again, and write the report beside the run's.")
     parser.add_argument("path", help="a run directory (its best checkpoint) or a checkpoint file")
     parser.add_argument("--split", default="test", choices=SPLITS, help="the split to evaluate (default: test)")
+    parser.add_argument("--data", help="a folder of labelled images (<folder>/<class>/*.png|jpg) to evaluate on instead")
     parser.add_argument("--out", help="the report folder (default: <run>/evaluation; one that exists is kept)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default: cpu)")
     args = parser.parse_args(argv)
-    with exit_on_user_error(): evaluate_run(args.path, args.split, args.out, args.device)
+    with exit_on_user_error(): evaluate_run(args.path, args.split, args.out, args.device, args.data)
 
 if __name__ == "__main__" and not hasattr(builtins, "__IPYTHON__"):  # not when this notebook runs
     import project_name.evaluate

@@ -28,7 +28,7 @@ from .utils.logging import get_logger
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'build_metrics', 'build_callbacks', 'build_trainer', 'run', 'experiment', 'main', 'cli']
+__all__ = ['log', 'FEW_STEPS', 'build_metrics', 'build_callbacks', 'build_trainer', 'run', 'experiment', 'main', 'cli']
 
 # %% ../nbs/51_train.ipynb #32741243
 def _evaluate(trainer, loaders, out_dir: RunDir, wandb_run, log_artifacts: bool) -> dict:
@@ -106,8 +106,8 @@ def _targets_predictions(cm):
 def build_metrics(cfg: DictConfig) -> list:
     "The metrics of `cfg.metrics` (each a `_target_` entry; `~metrics.NAME` removes one), accuracy first."
     from hydra.utils import instantiate
-    from project_name.training.metrics import Accuracy
-    metrics = [instantiate(m) for m in (cfg.get("metrics") or {}).values() if m is not None]
+    from project_name.training.metrics import Accuracy, as_metric
+    metrics = [as_metric(instantiate(m), name) for name, m in (cfg.get("metrics") or {}).items() if m is not None]
     return metrics if any(m.name == "accuracy" for m in metrics) else [Accuracy(), *metrics]
 
 def build_callbacks(cfg: DictConfig) -> list:
@@ -146,6 +146,19 @@ def _seeded_device(cfg: DictConfig, world: int) -> torch.device:
     device = get_device(local_device() if world > 1 and cfg.device == "auto" else cfg.device)
     if device.type == "cuda": torch.backends.cudnn.benchmark = bool(cfg.training.cudnn_benchmark)
     return device
+
+FEW_STEPS = 10  # optimizer steps an epoch below which a short run is warned
+
+def _warn_few_steps(cfg: DictConfig, loaders, world: int):
+    "A few optimizer steps an epoch (a small folder, a large batch) leave a short run near chance: say so, with the key to change."
+    accum = cfg.training.get("grad_accum_steps", 1)
+    steps = len(loaders.train) // accum
+    if steps >= FEW_STEPS: return
+    n, per_step = len(loaders.data.train), accum * world  # batches an optimizer step takes, all processes together
+    smaller = max(1, n // (FEW_STEPS * per_step))
+    log.warning("An epoch is only %d optimizer step(s): %d training examples at training.batch_size=%d%s. A short run may end "
+                "near chance; training.batch_size=%d gives %d steps an epoch (or train for more epochs).", steps, n,
+                cfg.training.batch_size, f" ({per_step} batches a step)" if per_step > 1 else "", smaller, -(-n // (smaller * world)) // accum)
 
 def _resume_checkpoint(resume: Path | None, model) -> dict | None:
     "The checkpoint to continue from, its weights loaded into `model`: one of another model fails here, before anything is written."
@@ -232,6 +245,7 @@ def run(cfg: DictConfig,
     out_dir, resume = broadcast_object(RunDir.resuming(cfg.paths.output_dir, cfg.training.get("resume")))  # rank 0's clock names it
     device = _seeded_device(cfg, world)
     loaders = build_loaders(cfg.data, device=device, seed=cfg.seed, rank=rank, world_size=world, fold=run_fold(cfg))
+    _warn_few_steps(cfg, loaders, world)
     model = build_model(cfg.model, loaders.meta)
     ckpt = _resume_checkpoint(resume, model)
     cfg, finder = _with_found_lr(cfg, model, loaders, device, ckpt, world)  # training.lr_find: the range test's learning rate

@@ -17,9 +17,9 @@ from .transforms import Pipeline, build_transforms
 from ..utils.config import ConfigError
 
 # %% auto #0
-__all__ = ['FRACTION_KEYS', 'IMAGE_EXTENSIONS', 'DataSplits', 'stratified_split', 'load_digits', 'load_torchvision',
-           'resolve_data_path', 'read_image', 'ImageFiles', 'load_imagefolder', 'split_labels', 'cv_fold',
-           'EpochSampler', 'InMemoryLoader', 'torch_loader', 'Loaders', 'build_loaders']
+__all__ = ['FRACTION_KEYS', 'IMAGE_EXTENSIONS', 'IMAGE_LAYOUT', 'DataSplits', 'stratified_split', 'load_digits',
+           'load_torchvision', 'resolve_data_path', 'read_image', 'ImageFiles', 'load_imagefolder', 'labelled_folder',
+           'split_labels', 'cv_fold', 'EpochSampler', 'InMemoryLoader', 'torch_loader', 'Loaders', 'build_loaders']
 
 # %% ../../nbs/11_data.datasets.ipynb #9829fea7
 @dataclass
@@ -156,11 +156,13 @@ class ImageFiles(Dataset):
         return read_image(path, self.image_size, self.channels), label
 
 # %% ../../nbs/11_data.datasets.ipynb #dc5eb4c7
-def _scan(folder: Path, classes: list[str] | None = None) -> tuple[list[tuple[str, int]], list[str]]:
-    "The (path, label) pairs and class names of an ImageFolder-style `folder`."
+IMAGE_LAYOUT = "<root>/<class>/*.png|jpg (or <root>/train|val|test/<class>/*.png|jpg for splits of your own)"
+
+def _scan(folder: Path, classes: list[str] | None = None, key: str = "data.dataset.root") -> tuple[list[tuple[str, int]], list[str]]:
+    "The (path, label) pairs and class names of an ImageFolder-style `folder`; `key` is the setting that names it."
     from torchvision.datasets import ImageFolder
     if not folder.is_dir():
-        raise ConfigError(f"Image folder {folder} does not exist: put your images in {folder}/<class>/*.png.")
+        raise ConfigError(f"{key}={folder} does not exist: set {key} to a folder laid out as {IMAGE_LAYOUT}.")
     empty = [p.name for p in sorted(folder.iterdir()) if p.is_dir()
              and not any(f.suffix.lower() in IMAGE_EXTENSIONS for f in p.rglob("*"))]
     if empty: raise ConfigError(f"Class folder(s) {', '.join(empty)} in {folder} hold no images ({', '.join(IMAGE_EXTENSIONS)}).")
@@ -195,7 +197,7 @@ def _stacked(ds: ImageFiles) -> TensorDataset:
     x = torch.stack([ds[i][0] for i in range(len(ds))])
     return TensorDataset(x, torch.tensor([y for _, y in ds.samples], dtype=torch.long))
 
-def load_imagefolder(root: str | Path,          # data/raw/<name>: class folders, or train/ val/ test/ folders of them
+def load_imagefolder(root: str | Path,          # class folders, or train/ val/ test/ folders of them: absolute, or relative
                      image_size: int = 32,      # images are resized to image_size x image_size
                      channels: int = 3,         # 3 for RGB, 1 for grayscale
                      val_fraction: float = 0.1, # without a val/ folder: share of the images held out
@@ -204,7 +206,7 @@ def load_imagefolder(root: str | Path,          # data/raw/<name>: class folders
                      in_memory: bool = False,   # read every image once, into tensors (small folders)
                     ) -> DataSplits:
     "A folder of class folders of images, split by its train/val/test folders or by fractions and `seed`."
-    root = Path(root)
+    root = resolve_data_path(root)
     if channels not in (1, 3): raise ConfigError(f"channels={channels}: use 1 (grayscale) or 3 (RGB).")
     if (root/"train").is_dir():
         train, classes = _scan(root/"train")
@@ -222,6 +224,19 @@ def load_imagefolder(root: str | Path,          # data/raw/<name>: class folders
     sets = {s: ImageFiles(v, image_size, channels) for s, v in splits.items()}
     if in_memory: sets = {s: _stacked(v) for s, v in sets.items()}
     return DataSplits(root.name, sets["train"], sets["val"], sets["test"], classes)
+
+def labelled_folder(folder: str | Path,    # class folders of images, named as the model's classes
+                    class_names: list[str], # the model's classes, in its order; the folder may hold some of them
+                    image_size: int, channels: int = 3,
+                    key: str = "--data") -> ImageFiles:
+    "The images of `folder`'s class folders, labelled by their place in `class_names`: new labelled data for a trained model."
+    folder = resolve_data_path(folder)
+    samples, found = _scan(folder, key=key)
+    if unknown := [c for c in found if c not in class_names]:
+        raise ConfigError(f"{folder} has class folder(s) {', '.join(unknown)} that the model does not know; "
+                          f"its classes are {', '.join(class_names)}: rename or remove them.")
+    _check_images(samples)
+    return ImageFiles([(p, class_names.index(found[y])) for p, y in samples], image_size, channels)
 
 # %% ../../nbs/11_data.datasets.ipynb #7aeb869e
 def split_labels(dataset) -> np.ndarray:
@@ -358,7 +373,8 @@ def build_loaders(data_cfg, # the `data` node of the config
         make = lambda ds, b, tf, train: InMemoryLoader(ds, b, tf, shuffle=train and shuffle, drop_last=False, seed=seed,
                                                        device=device, rank=rank, world_size=world_size)
     else:
-        opts = dict(num_workers=data_cfg.get("num_workers", 0), pin_memory=data_cfg.get("pin_memory", False),
+        pin = data_cfg.get("pin_memory", False) and torch.device(device).type == "cuda"  # nothing to pin for on a CPU
+        opts = dict(num_workers=data_cfg.get("num_workers", 0), pin_memory=pin,
                     persistent_workers=data_cfg.get("persistent_workers", False))
         make = lambda ds, b, tf, train: torch_loader(ds, b, tf, shuffle=train and shuffle, seed=seed, rank=rank,
                                                      world_size=world_size, **opts)

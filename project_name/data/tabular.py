@@ -20,7 +20,8 @@ from ..utils.logging import get_logger
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'TABLE_EXTENSIONS', 'read_table', 'TablePreprocessor', 'load_table', 'write_wine_csv']
+__all__ = ['log', 'TABLE_EXTENSIONS', 'read_table', 'TablePreprocessor', 'load_table', 'write_wine_csv',
+           'write_breast_cancer_csv']
 
 # %% ../../nbs/12_data.tabular.ipynb #3d5a2e36
 TABLE_EXTENSIONS = (".csv", ".parquet", ".pq")
@@ -167,5 +168,14 @@ def write_wine_csv(path: str | Path, missing: int = 5, seed: int = 0) -> Path:
     frame.insert(0, "region", rng.choice(["north", "south", "east"], len(frame)))
     for i, c in zip(rng.choice(len(frame), missing, replace=False), rng.choice(["alcohol", "region", "magnesium"], missing)):
         frame.loc[i, c] = None
+    frame.to_csv(path, index=False)
+    return Path(path)
+
+def write_breast_cancer_csv(path: str | Path) -> Path:
+    "scikit-learn's breast cancer data (569 tumours, 30 measurements) as a CSV at `path`, its classes in the column `diagnosis`."
+    from sklearn.datasets import load_breast_cancer
+    cancer = load_breast_cancer(as_frame=True)
+    frame = cancer.frame.drop(columns="target")
+    frame["diagnosis"] = [cancer.target_names[t] for t in cancer.target]
     frame.to_csv(path, index=False)
     return Path(path)

@@ -11,7 +11,7 @@ from ..utils.core import ConfigError, snake_case
 from ..utils.distributed import all_reduce
 
 # %% auto #0
-__all__ = ['Metric', 'Accuracy', 'TopKAccuracy', 'F1Macro', 'AUROC']
+__all__ = ['Metric', 'Accuracy', 'TopKAccuracy', 'F1Macro', 'AUROC', 'StatefulMetric', 'as_metric']
 
 # %% ../../nbs/30_training.metrics.ipynb #35d233ec
 class Metric:
@@ -106,3 +106,32 @@ class AUROC(Metric):
         below = torch.cumsum(neg, 0) - neg  # negatives in lower bins
         pairs = pos.sum() * neg.sum()
         return ((pos * (below + neg / 2)).sum() / pairs).item() if pairs > 0 else float("nan")
+
+# %% ../../nbs/30_training.metrics.ipynb #3d01f7f7
+class StatefulMetric(Metric):
+    "An object with `update(logits, targets)`, `compute()` and `reset()` (torchmetrics', or your own) as a metric named `name`."
+    def __init__(self, metric, name: str):
+        super().__init__()
+        self.metric, self._name = metric, name
+        self.higher_is_better = getattr(metric, "higher_is_better", True) is not False
+
+    @property
+    def name(self) -> str: return self._name
+
+    def reset(self):
+        self.metric.reset()
+        self.state = None
+
+    @torch.no_grad()
+    def update(self, logits: torch.Tensor, targets: torch.Tensor):
+        self.metric.update(logits.detach(), targets)
+        if self.state is None: self.state = logits.new_zeros(1, dtype=torch.float64)  # its slot in the epoch's sums: unused
+
+    def value(self, state: torch.Tensor) -> float: return float(self.metric.compute())
+
+def as_metric(obj, name: str) -> Metric:
+    "`obj` (what `metrics.<name>` instantiates) as one of the trainer's metrics."
+    if isinstance(obj, Metric): return obj
+    if all(callable(getattr(obj, a, None)) for a in ("update", "compute", "reset")): return StatefulMetric(obj, name)
+    raise ConfigError(f"metrics.{name}: {type(obj).__name__} is not a metric. Give a subclass of project_name.training.metrics.Metric "
+                      "(batch_state and value) or a class with update(logits, targets), compute() and reset().")

@@ -18,6 +18,7 @@ import yaml
 from hydra import compose as hydra_compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import ValueType
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -26,8 +27,9 @@ import project_name
 from .core import ConfigError, get_device, redact_secrets, seed_everything
 
 # %% auto #0
-__all__ = ['CONFIG_DIR_ENV', 'VALUE_CHECKS', 'find_config_dir', 'project_root', 'compose', 'user_error', 'exit_on_user_error',
-           'check_overrides', 'validate_config', 'read_yaml', 'flatten', 'config_tree', 'print_config']
+__all__ = ['CONFIG_DIR_ENV', 'MULTIRUN_FLAGS', 'VALUE_CHECKS', 'find_config_dir', 'project_root', 'compose', 'user_error',
+           'exit_on_user_error', 'first_job', 'check_overrides', 'validate_config', 'read_yaml', 'flatten',
+           'config_tree', 'print_config']
 
 # %% ../../nbs/01_utils.config.ipynb #e064962c
 CONFIG_DIR_ENV = "PROJECT_NAME_CONFIG_DIR"
@@ -121,10 +123,22 @@ def exit_on_user_error():
         print(f"Error: {error}", file=sys.stderr)
         sys.exit(2)
 
+MULTIRUN_FLAGS = ("-m", "--multirun")
+
+def first_job(argv: list[str]) -> list[str] | None:
+    "The overrides of the first job a command line runs (each sweep's first value; Hydra's own left out), or None where Hydra must read it."
+    overrides = [a for a in argv if a not in MULTIRUN_FLAGS]
+    if any(a.startswith("-") for a in overrides): return None  # --config-dir and other flags of Hydra's
+    try: parsed = OverridesParser.create().parse_overrides(overrides)
+    except OverrideParseException: return overrides              # compose names it
+    first = lambda o: f"{o.get_key_element()}={next(o.sweep_string_iterator())}"
+    return [first(o) if o.is_sweep_override() else o.input_line for o in parsed if not o.is_hydra_override()
+            and (not o.is_sweep_override() or (o.is_discrete_sweep() and o.value_type != ValueType.GLOB_CHOICE_SWEEP))]
+
 def check_overrides(argv: list[str], config_name: str = "config"):
-    "Compose a command line's overrides once before Hydra does, so that a mistake is named with what is valid (exit status 2)."
-    if argv and not any(a.startswith("-") or a.startswith("hydra") for a in argv):  # a multirun's or Hydra's own: Hydra checks them
-        with exit_on_user_error(): compose(argv, config_name=config_name)
+    "Compose a command line's overrides (a sweep's first job) once before Hydra does: a mistake is named with what is valid, exit status 2."
+    if overrides := first_job(argv):
+        with exit_on_user_error(): compose(overrides, config_name=config_name)
 
 # %% ../../nbs/01_utils.config.ipynb #0a1e9a85
 def _is_int(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
