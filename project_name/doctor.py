@@ -126,10 +126,13 @@ def _api_key_source() -> str | None:
 def check_wandb(r: Report, cfg, root: Path):
     S = "W&B"
     r.add(S, "wandb", _version("wandb") or "not installed")
-    from project_name.utils.wandb_utils import wandb_settings
+    from omegaconf import OmegaConf
+    from project_name.utils.wandb_utils import wandb_mode, wandb_settings
     w = wandb_settings(cfg) if cfg is not None else None
-    mode = w.mode if w is not None else os.environ.get("WANDB_MODE", "offline" if cfg is None else "off (not among the loggers)")
-    source = "the WANDB_MODE variable" if os.environ.get("WANDB_MODE") else "configs/config.yaml (logger.wandb.mode)"
+    mode, source = wandb_mode()
+    if w is not None and OmegaConf.to_container(w, resolve=False).get("mode") != "${wandb_mode:}":
+        mode, source = w.mode, "the config (logger.wandb.mode)"
+    elif cfg is not None and w is None: mode, source = "off", "the config (W&B is not among the loggers)"
     r.add(S, "mode", f"{mode}, from {source}")
     key = _api_key_source()
     r.add(S, "API key", f"configured, in {key}" if key else "none (offline runs need none; `wandb login` for online)")

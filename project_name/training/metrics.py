@@ -107,7 +107,7 @@ class AUROC(Metric):
         pairs = pos.sum() * neg.sum()
         return ((pos * (below + neg / 2)).sum() / pairs).item() if pairs > 0 else float("nan")
 
-# %% ../../nbs/30_training.metrics.ipynb #3d01f7f7
+# %% ../../nbs/30_training.metrics.ipynb #142e4486
 class StatefulMetric(Metric):
     "An object with `update(logits, targets)`, `compute()` and `reset()` (torchmetrics', or your own) as a metric named `name`."
     def __init__(self, metric, name: str):

@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 import project_name
+from .wandb_utils import wandb_mode
 from .core import ConfigError, get_device, redact_secrets, seed_everything
 
 # %% auto #0
@@ -54,6 +55,7 @@ def project_root() -> Path:
     return find_config_dir().parent
 
 OmegaConf.register_new_resolver("project_root", lambda: str(project_root()), replace=True)
+OmegaConf.register_new_resolver("wandb_mode", lambda: wandb_mode()[0], replace=True)  # logger.wandb.mode when unset
 
 # %% ../../nbs/01_utils.config.ipynb #79322edf
 def _group_options(config_dir: Path, group: str) -> list[str]:

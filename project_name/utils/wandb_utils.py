@@ -16,8 +16,8 @@ from .logging import get_logger
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SUMMARIES', 'wandb_settings', 'init_wandb', 'read_offline_run', 'offline_run_dirs', 'logged_epochs',
-           'BackgroundRun', 'start_wandb', 'WandbLogger', 'log_model_artifact']
+__all__ = ['log', 'SUMMARIES', 'WANDB_MODES', 'wandb_settings', 'init_wandb', 'wandb_mode', 'read_offline_run',
+           'offline_run_dirs', 'logged_epochs', 'BackgroundRun', 'start_wandb', 'WandbLogger', 'log_model_artifact']
 
 # %% ../../nbs/05_utils.wandb_utils.ipynb #fdc6a9b6
 SUMMARIES = {"val_accuracy": "max", "val_loss": "min", "train_loss": "min", "epoch_loss": "min"}
@@ -50,6 +50,31 @@ def init_wandb(cfg, # the composed config: `logger.wandb`, `experiment_name`, `p
         return None
     for metric, summary in SUMMARIES.items(): run.define_metric(metric, summary=summary)
     return run
+
+# %% ../../nbs/05_utils.wandb_utils.ipynb #640233ce
+WANDB_MODES = ("online", "offline", "disabled")
+
+def _settings_file(path: Path) -> dict | None:
+    "The `[default]` section of a W&B settings file, or None when there is no such file."
+    import configparser
+    parser = configparser.ConfigParser()
+    try: found = parser.read(path)
+    except (OSError, configparser.Error): return None
+    return dict(parser["default"]) if found and parser.has_section("default") else ({} if found else None)
+
+def wandb_mode(cwd: Path | str | None = None, # the folder a command runs in (W&B's own `root_dir`)
+              ) -> tuple[str, str]:
+    "The W&B mode when the config names none, and what chose it: `WANDB_MODE`, W&B's settings files, or the project's default."
+    import os
+    if os.environ.get("WANDB_MODE"): return os.environ["WANDB_MODE"], "the WANDB_MODE variable"
+    root = Path(os.environ.get("WANDB_DIR") or cwd or os.getcwd())
+    workspace = root/(".wandb" if (root/".wandb").exists() else "wandb")/"settings"
+    user = Path(os.environ.get("WANDB_CONFIG_DIR") or "~/.config/wandb").expanduser()/"settings"
+    here, everywhere = _settings_file(workspace), _settings_file(user)
+    for settings, path in ((here, workspace), (everywhere, user)):
+        if settings and settings.get("mode") in WANDB_MODES: return settings["mode"], f"W&B's settings file {path}"
+    if here is not None: return "online", f"W&B's settings file {workspace} (`wandb online`)"
+    return "offline", "the project's default (logger.wandb.mode)"
 
 # %% ../../nbs/05_utils.wandb_utils.ipynb #7b9f07fa
 def _records(path: Path):
