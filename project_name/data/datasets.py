@@ -19,7 +19,8 @@ from ..utils.config import ConfigError
 # %% auto #0
 __all__ = ['FRACTION_KEYS', 'IMAGE_EXTENSIONS', 'IMAGE_LAYOUT', 'DataSplits', 'stratified_split', 'load_digits',
            'load_torchvision', 'resolve_data_path', 'read_image', 'ImageFiles', 'load_imagefolder', 'labelled_folder',
-           'split_labels', 'cv_fold', 'EpochSampler', 'InMemoryLoader', 'torch_loader', 'Loaders', 'build_loaders']
+           'split_labels', 'cv_fold', 'sample_seed', 'EpochSampler', 'InMemoryLoader', 'EpochLoader', 'torch_loader',
+           'Loaders', 'build_loaders']
 
 # %% ../../nbs/11_data.datasets.ipynb #9829fea7
 @dataclass
@@ -272,13 +273,20 @@ def cv_fold(data: DataSplits, fold: int, # which fold: 0 to folds - 1
     return DataSplits(data.name, _subset(pool, train), _subset(pool, val), data.test, data.class_names)
 
 # %% ../../nbs/11_data.datasets.ipynb #64da0506
+def sample_seed(seed: int, epoch: int, i: int) -> int:
+    "The seed of the random augmentation of batch (or image) `i` of `epoch`."
+    return ((seed * 100_003 + epoch) * 1_000_003 + i) % 2**63
+
 class EpochSampler(Sampler[int]):
     "Indices `0..n-1` in an order fixed by `seed` and the epoch; with `world_size > 1`, this rank's share."
-    def __init__(self, n: int, seed: int = 0, shuffle: bool = True, rank: int = 0, world_size: int = 1):
+    def __init__(self, n: int, seed: int = 0, shuffle: bool = True, rank: int = 0, world_size: int = 1,
+                 keyed: bool = False): # yield (epoch, index) pairs: what a per-image seed needs
         self.n, self.seed, self.shuffle, self.rank, self.world_size, self.epoch = n, seed, shuffle, rank, world_size, 0
+        self.keyed, self.start = keyed, 0
         self.pad = (-n) % world_size if shuffle else 0  # training ranks take equal shares
 
     def set_epoch(self, epoch: int): self.epoch = epoch
+    def skip(self, n: int): "Start the next pass at position `n` of its epoch."; self.start = n
 
     def indices(self) -> torch.Tensor:
         "This epoch's indices for this rank."
@@ -289,9 +297,9 @@ class EpochSampler(Sampler[int]):
         return idx[self.rank::self.world_size]
 
     def __iter__(self):
-        idx = self.indices()
-        self.epoch += 1  # a plain `for` loop over epochs still gets a new order each time
-        return iter(idx.tolist())
+        idx, epoch, start = self.indices()[self.start:].tolist(), self.epoch, self.start
+        self.epoch, self.start = epoch + 1, 0  # a plain `for` loop over epochs still gets a new order each time
+        return iter([(epoch, i) for i in idx] if self.keyed else idx)
 
     def __len__(self): return math.ceil((self.n + self.pad) / self.world_size) if self.world_size > 1 else self.n
 
@@ -307,35 +315,44 @@ class InMemoryLoader:
         self.x, self.y = (t.to(self.device) for t in dataset.tensors)
         self.transform, self.seed = transform or Pipeline(), seed
         self.sampler = EpochSampler(len(dataset), seed, shuffle, rank, world_size)
+        self.start = 0
+
+    def skip_batches(self, n: int): "Start the next pass at batch `n` of its epoch."; self.start = n
 
     def __len__(self):
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self):
-        epoch = self.sampler.epoch
+        epoch, start, self.start = self.sampler.epoch, self.start, 0
         idx = torch.tensor(list(self.sampler), device=self.device) if self.sampler.world_size > 1 or self.sampler.shuffle \
             else None  # in order: plain slices, no gather
-        gen = torch.Generator(self.device).manual_seed(self.seed * 100_003 + epoch + 1)
-        for b in range(len(self)):
+        gen = torch.Generator(self.device)
+        for b in range(start, len(self)):
             sl = slice(b * self.batch_size, (b + 1) * self.batch_size)
             x, y = (self.x[idx[sl]], self.y[idx[sl]]) if idx is not None else (self.x[sl], self.y[sl])
-            yield self.transform(x, generator=gen), y
+            yield self.transform(x, generator=gen.manual_seed(sample_seed(self.seed, epoch, b))), y
 
 # %% ../../nbs/11_data.datasets.ipynb #98135ae7
 class _Transformed(Dataset):
-    def __init__(self, dataset, transform): self.dataset, self.transform = dataset, transform
+    "`dataset` transformed; keyed by `(epoch, index)` (or an index: epoch 0), each image with a generator of its own seed."
+    def __init__(self, dataset, transform, seed: int): self.dataset, self.transform, self.seed = dataset, transform, seed
     def __len__(self): return len(self.dataset)
-    def __getitem__(self, i):
+    def __getitem__(self, key):
+        epoch, i = key if isinstance(key, tuple) else (0, key)
         x, y = self.dataset[i]
-        return self.transform(x), y
+        return self.transform(x, generator=torch.Generator().manual_seed(sample_seed(self.seed, epoch, i))), y
+
+class EpochLoader(DataLoader):
+    "A `DataLoader` ordered by an `EpochSampler`, whose next pass can start at a given batch."
+    def skip_batches(self, n: int): self.sampler.skip(n * self.batch_size)
 
 def torch_loader(dataset: Dataset, batch_size: int, transform: Pipeline | None = None, shuffle: bool = False,
                  drop_last: bool = False, seed: int = 0, num_workers: int = 0, pin_memory: bool = False,
-                 persistent_workers: bool = False, rank: int = 0, world_size: int = 1) -> DataLoader:
+                 persistent_workers: bool = False, rank: int = 0, world_size: int = 1) -> EpochLoader:
     "A `DataLoader` over `dataset`, ordered by an `EpochSampler`, transforming each sample in its workers."
-    return DataLoader(_Transformed(dataset, transform or Pipeline()), batch_size=batch_size,
-                      sampler=EpochSampler(len(dataset), seed, shuffle, rank, world_size), drop_last=drop_last,
+    return EpochLoader(_Transformed(dataset, transform or Pipeline(), seed), batch_size=batch_size,
+                      sampler=EpochSampler(len(dataset), seed, shuffle, rank, world_size, keyed=True), drop_last=drop_last,
                       num_workers=num_workers, pin_memory=pin_memory, persistent_workers=persistent_workers and num_workers > 0,
                       generator=torch.Generator().manual_seed(seed))
 

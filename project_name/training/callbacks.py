@@ -176,15 +176,34 @@ def atomic_copy(src: str | Path, dst: str | Path):
         os.replace(tmp, dst)
     finally: tmp.unlink(missing_ok=True)
 
+def _check_every(value, key: str, what: str):
+    if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
+        raise ConfigError(f"callbacks.checkpoint.{key}={value!r}: use {what} > 0, or null for none.")
+
 class ModelCheckpoint(Callback):
-    "Save `last.pt` every epoch and `best.pt` when `monitor` improves, atomically, in `dirpath`."
+    "Save `last.pt` every epoch (and every `every_n_steps` or `every_minutes` within one) and `best.pt` when `monitor` improves, atomically, in `dirpath`."
     order = 50
-    def __init__(self, dirpath: str | Path, monitor: str = "val_accuracy", mode: str = "max", save_last: bool = True):
+    def __init__(self, dirpath: str | Path, monitor: str = "val_accuracy", mode: str = "max", save_last: bool = True,
+                 every_n_steps: int | None = None, # also save the middle of an epoch every this many optimizer steps
+                 every_minutes: float | None = None): # also save the middle of an epoch once this long has passed since the last save
         _check_mode(mode, "ModelCheckpoint")
+        _check_every(every_n_steps, "every_n_steps", "a number of optimizer steps")
+        _check_every(every_minutes, "every_minutes", "a number of minutes")
         self.dirpath, self.monitor, self.mode, self.save_last = Path(dirpath), monitor, mode, save_last
+        self.every_n_steps, self.every_minutes = every_n_steps, every_minutes
         self.best, self.best_epoch = None, None
 
-    def on_fit_begin(self): _check_monitor(self.trainer, self.monitor, "ModelCheckpoint")
+    def on_fit_begin(self):
+        _check_monitor(self.trainer, self.monitor, "ModelCheckpoint")
+        self.saved_at = time.monotonic()
+
+    def on_batch_end(self):
+        t = self.trainer
+        if not (t.stepped and t.is_main) or t.batch_idx + 1 == t.batches_per_epoch: return  # the epoch's end saves anyway
+        if (self.every_n_steps and t.global_step % self.every_n_steps == 0) or \
+           (self.every_minutes and time.monotonic() - self.saved_at >= 60 * self.every_minutes):
+            t.save_checkpoint(self.last_path)
+            self.saved_at = time.monotonic()
 
     @property
     def last_path(self) -> Path: return self.dirpath/"last.pt"
@@ -198,6 +217,7 @@ class ModelCheckpoint(Callback):
         if not self.trainer.is_main: return
         if self.save_last or improved: self.trainer.save_checkpoint(self.last_path)
         if improved: atomic_copy(self.last_path, self.best_path)
+        self.saved_at = time.monotonic()
 
     def on_interrupt(self):
         "Save the step a stop signal ended on: `training.resume=auto` continues from it."
@@ -252,7 +272,7 @@ class GradientClip(Callback):
         torch.nn.utils.clip_grad_norm_(t.model.parameters(), self.max_norm, self.norm_type)
 
 # %% ../../nbs/31_training.callbacks.ipynb #6f2a2ad7
-STOP_SIGNALS = tuple(s for s in (getattr(signal, n, None) for n in ("SIGTERM", "SIGUSR1", "SIGINT")) if s is not None)
+STOP_SIGNALS = tuple(s for s in (getattr(signal, n, None) for n in ("SIGTERM", "SIGUSR1", "SIGUSR2", "SIGINT")) if s is not None)
 
 def _call_handler(handler, signum: int):
     if callable(handler): handler(signum, None)
@@ -261,7 +281,7 @@ def _call_handler(handler, signum: int):
         os.kill(os.getpid(), signum)
 
 class StopSignals(Callback):
-    "On SIGTERM, SIGUSR1 or SIGINT, stop the fit after the optimizer step in progress (which `on_interrupt` saves)."
+    "On SIGTERM, SIGUSR1, SIGUSR2 or SIGINT, stop the fit after the optimizer step in progress (which `on_interrupt` saves)."
     order = 200
     def __init__(self):
         self.signal = None

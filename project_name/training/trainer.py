@@ -129,6 +129,7 @@ class MLTrainer:
         self.epochs = 1 if fast_dev_run else int(epochs)
         self.epoch = 0             # epochs done
         self.epoch_done = False    # the current epoch has trained and validated
+        self.in_train_epoch = False # between the batches of an epoch: a checkpoint now saves the epoch's partial state
         self.global_step = 0       # optimizer steps
         self.history = []          # one dict of metrics per epoch
         self.epoch_steps = []      # the global step at the end of each epoch (its W&B row's step)
@@ -146,7 +147,7 @@ class MLTrainer:
         self.stop_reason = None
         self.interrupted_by = None # the stop signal that ended the fit mid-epoch
         self._loaders = {}         # set by `fit`
-        self._resume = None        # a mid-epoch checkpoint, until its epoch is replayed to where it stopped
+        self._resume = None        # a mid-epoch checkpoint, until its epoch continues where it stopped
         self._events = {}
 
     @property
@@ -216,11 +217,14 @@ def _epoch_values(self: MLTrainer, split: str) -> dict:
 @patch
 def _batches(self: MLTrainer, loader, n: int):
     "This epoch's first `n` (index, batch) pairs; resumed mid-epoch, those after the checkpoint's batch."
-    batches = enumerate(loader)
-    if self._resume is not None:  # draw the batches the checkpoint had trained on, then take up its RNG state
-        for _ in range(self._resume["batch_in_epoch"]): next(batches)
-        set_rng_state(self._resume["rng"])
-        self._resume = None
+    start = self._resume["batch_in_epoch"] if self._resume is not None else 0
+    if hasattr(loader, "skip_batches"):  # the project's loaders start at the checkpoint's batch
+        loader.skip_batches(start)
+        batches = enumerate(loader, start)
+    else:  # another loader: draw the batches trained on and drop them
+        batches = enumerate(loader)
+        for _ in range(start): next(batches)
+    if self._resume is not None: set_rng_state(self._resume["rng"]); self._resume = None
     for i, batch in batches:
         if i == n: return
         yield i, batch
@@ -232,6 +236,7 @@ def train_epoch(self: MLTrainer, loader) -> dict:
     self.batches_per_epoch = n = _limit(len(loader), self.limit_batches)
     accum = self.grad_accum_steps
     self._start_sums(self._resume["partial"] if self._resume is not None else None)
+    self.in_train_epoch = True  # left set when a stop signal ends the epoch: `on_interrupt` saves its middle
     for self.batch_idx, (x, y) in self._batches(loader, n):
         self.x, self.y = self._to_device(x, y)
         self._call("on_batch_begin")
@@ -248,6 +253,7 @@ def train_epoch(self: MLTrainer, loader) -> dict:
         self.should_log = self.stepped and self.global_step % self.log_interval == 0
         self.step_logs = {}
         self._call("on_batch_end")
+    self.in_train_epoch = False
     return self._epoch_values("train")
 
 @patch
@@ -267,8 +273,8 @@ def validate(self: MLTrainer, loader, split: str = "val") -> dict:
 # %% ../../nbs/32_training.trainer.ipynb #2e21483f
 @patch
 def checkpoint_state(self: MLTrainer) -> dict:
-    "Everything needed to continue this fit exactly, in tensor-only form (stopped by a signal: from the middle of its epoch)."
-    mid_epoch = self.interrupted_by is not None
+    "Everything needed to continue this fit exactly, in tensor-only form (taken between batches: from the middle of its epoch)."
+    mid_epoch = self.in_train_epoch
     partial = {"sums": self.epoch_sums.tolist(), "metrics": {m.name: m.state.tolist() for m in self.metric_list if m.state is not None}
               } if mid_epoch else None
     wandb = self.callback("wandb")
@@ -310,7 +316,7 @@ def load_checkpoint(self: MLTrainer, path: str | Path):
         if cb.name in ckpt["callbacks"]: cb.load_state_dict(ckpt["callbacks"][cb.name])
     for k, state in ckpt.get("loaders", {}).items():
         if k in self._loaders: self._loaders[k].generator.set_state(state)
-    if ckpt["batch_in_epoch"]: self._resume = ckpt  # `_batches` replays the loader to that batch
+    if ckpt["batch_in_epoch"]: self._resume = ckpt  # `_batches` starts the loader at that batch
     else: set_rng_state(ckpt["rng"])
     return ckpt
 
@@ -346,7 +352,7 @@ def fit(self: MLTrainer, train_loader=None, val_loader=None, # default: the trai
     if self.scheduler is None:
         self.scheduler = self._build_scheduler(self.epochs * per_epoch if self.scheduler_interval == "step" else self.epochs)
     if resume: self.load_checkpoint(resume)
-    self.should_stop, self.stop_reason, self.metrics, self.interrupted_by = False, None, {}, None
+    self.should_stop, self.stop_reason, self.metrics, self.interrupted_by, self.in_train_epoch = False, None, {}, None, False
     self._call("on_fit_begin")
     try:
         while self.epoch < self.epochs and not self.should_stop:

@@ -25,7 +25,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 import project_name
 from .wandb_utils import wandb_mode
-from .core import ConfigError, get_device, redact_secrets, seed_everything
+from .core import ConfigError, get_device, redact_secrets, seed_everything, snake_case
 
 # %% auto #0
 __all__ = ['CONFIG_DIR_ENV', 'MULTIRUN_FLAGS', 'VALUE_CHECKS', 'find_config_dir', 'project_root', 'compose', 'user_error',
@@ -56,6 +56,7 @@ def project_root() -> Path:
 
 OmegaConf.register_new_resolver("project_root", lambda: str(project_root()), replace=True)
 OmegaConf.register_new_resolver("wandb_mode", lambda: wandb_mode()[0], replace=True)  # logger.wandb.mode when unset
+OmegaConf.register_new_resolver("model_name", lambda target: snake_case(str(target).rsplit(".", 1)[-1]), replace=True)
 
 # %% ../../nbs/01_utils.config.ipynb #79322edf
 def _group_options(config_dir: Path, group: str) -> list[str]:

@@ -51,7 +51,7 @@ def init_wandb(cfg, # the composed config: `logger.wandb`, `experiment_name`, `p
     for metric, summary in SUMMARIES.items(): run.define_metric(metric, summary=summary)
     return run
 
-# %% ../../nbs/05_utils.wandb_utils.ipynb #640233ce
+# %% ../../nbs/05_utils.wandb_utils.ipynb #8708961e
 WANDB_MODES = ("online", "offline", "disabled")
 
 def _settings_file(path: Path) -> dict | None:
@@ -179,8 +179,12 @@ class BackgroundRun:
         else: self._queue.append((data, step))
 
     def finish(self, *args, **kwargs):
-        "Send what is queued and finish the run."
-        if (run := self.wait()) is not None: run.finish(*args, **kwargs)
+        "Send what is queued and finish the run; W&B failing to finish is a warning, never the run's end."
+        if (run := self.wait()) is None: return
+        try: run.finish(*args, **kwargs)
+        except Exception as e:  # a requeue's signal reaches W&B's service too: its finish must not turn a save into a failure
+            warnings.warn(f"W&B could not finish run {self.id} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                          "what it wrote is in the run's wandb/ folder: `wandb sync` it.")
 
     def __getattr__(self, name):  # summary, log_artifact, define_metric ...: the run's own
         run = self.wait()
