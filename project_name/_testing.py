@@ -26,11 +26,11 @@ def subprocess_env(**extra: str) -> dict:
     keep = {k: v for k, v in os.environ.items() if k != "IN_TEST" and not k.startswith("WANDB_")}
     return keep | {"WANDB_MODE": "offline"} | extra
 
-def run_command(*args, check: bool = True):
-    "Run `args` in the project's root with `subprocess_env()`; with `check`, a failure raises with the end of its output."
+def run_command(*args, check: bool = True, **env: str):
+    "Run `args` in the project's root with `subprocess_env(**env)`; with `check`, a failure raises with the end of its output."
     import subprocess
     from project_name.utils.config import find_config_dir
-    p = subprocess.run(args, cwd=find_config_dir().parent, env=subprocess_env(), capture_output=True, text=True)
+    p = subprocess.run(args, cwd=find_config_dir().parent, env=subprocess_env(**env), capture_output=True, text=True)
     if check and p.returncode: raise AssertionError(f"{args} failed:\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}")
     return p
 

@@ -10,6 +10,7 @@ import contextlib
 import copy
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -156,9 +157,10 @@ def _warn_few_steps(cfg: DictConfig, loaders, world: int):
     if steps >= FEW_STEPS: return
     n, per_step = len(loaders.data.train), accum * world  # batches an optimizer step takes, all processes together
     smaller = max(1, n // (FEW_STEPS * per_step))
+    steps_then = math.ceil(n / (smaller * world)) // accum
     log.warning("An epoch is only %d optimizer step(s): %d training examples at training.batch_size=%d%s. A short run may end "
                 "near chance; training.batch_size=%d gives %d steps an epoch (or train for more epochs).", steps, n,
-                cfg.training.batch_size, f" ({per_step} batches a step)" if per_step > 1 else "", smaller, -(-n // (smaller * world)) // accum)
+                cfg.training.batch_size, f" ({per_step} batches a step)" if per_step > 1 else "", smaller, steps_then)
 
 def _resume_checkpoint(resume: Path | None, model) -> dict | None:
     "The checkpoint to continue from, its weights loaded into `model`: one of another model fails here, before anything is written."

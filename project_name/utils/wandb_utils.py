@@ -58,9 +58,10 @@ def _settings_file(path: Path) -> dict | None:
     "The `[default]` section of a W&B settings file, or None when there is no such file."
     import configparser
     parser = configparser.ConfigParser()
-    try: found = parser.read(path)
+    try:
+        if not parser.read(path): return None
     except (OSError, configparser.Error): return None
-    return dict(parser["default"]) if found and parser.has_section("default") else ({} if found else None)
+    return dict(parser["default"]) if parser.has_section("default") else {}
 
 def wandb_mode(cwd: Path | str | None = None, # the folder a command runs in (W&B's own `root_dir`)
               ) -> tuple[str, str]:
