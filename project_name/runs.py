@@ -134,6 +134,12 @@ class JobLog:
             self.logger.addHandler(h)
         self.files = []
 
+    def drop(self):
+        "Write nothing: the log is another process's (rank 0's, in a run of several)."
+        self.logger.removeHandler(self.held)
+        for h in self.files: h.close()
+        self.files = []
+
     @classmethod
     def of_hydra_job(cls) -> JobLog:
         "The job log of the Hydra job running now (none outside one)."

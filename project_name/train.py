@@ -232,7 +232,7 @@ def run(cfg: DictConfig,
     "Train and test the experiment `cfg`; write its outputs to its run directory and return its metrics."
     from project_name.data.datasets import build_loaders
     from project_name.models.base import build_model
-    from project_name.training.callbacks import WandbCallback
+    from project_name.training.callbacks import WandbCallback, requeue_on_user_signals
     from project_name.utils.wandb_utils import start_wandb, wandb_settings
     from project_name.cross_validation import several_runs
     if several_runs(cfg): raise ConfigError("evaluation.folds and evaluation.repeats ask for several runs: call experiment(cfg), "
@@ -242,6 +242,7 @@ def run(cfg: DictConfig,
         log.info("%s has finished; its results are kept (training.resume=auto)", cfg.paths.output_dir)
         return done
     rank, world = init_distributed()                         # one process, or one of torchrun's
+    requeue_on_user_signals()                                # in a SLURM job of submitit's: SIGUSR1 requeues too
     if rank > 0: logging.getLogger("project_name").setLevel(logging.WARNING)  # one process speaks
     validate_config(cfg)                                     # every value, before any work
     out_dir, resume = broadcast_object(RunDir.resuming(cfg.paths.output_dir, cfg.training.get("resume")))  # rank 0's clock names it
@@ -252,7 +253,7 @@ def run(cfg: DictConfig,
     ckpt = _resume_checkpoint(resume, model)
     cfg, finder = _with_found_lr(cfg, model, loaders, device, ckpt, world)  # training.lr_find: the range test's learning rate
     out_dir = _claim_run_dir(cfg, out_dir, resume, rank)     # only now: the data and the model are known to work
-    job_log.write_to(out_dir)
+    job_log.write_to(out_dir) if rank == 0 else job_log.drop()  # the tasks of a SLURM job each have a Hydra job
     cfg, config = _pinned(cfg, out_dir, loaders.meta)
     if resume is None and rank == 0: out_dir.write_config(config, overrides)
     if finder is not None: _write_lr_find(out_dir, finder)

@@ -27,9 +27,10 @@ from ..utils.logging import get_logger
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'EVENTS', 'STOP_SIGNALS', 'CancelFitException', 'Callback', 'callbacks_for', 'ProgressBar', 'EarlyStopping',
-           'atomic_save', 'atomic_copy', 'ModelCheckpoint', 'LRMonitor', 'NanGuard', 'GradientClip', 'StopSignals',
-           'Logger', 'CSVLogger', 'TensorBoardLogger', 'Profiler', 'WandbCallback']
+__all__ = ['log', 'EVENTS', 'STOP_SIGNALS', 'PREEMPTION_SIGNALS', 'CancelFitException', 'Callback', 'callbacks_for',
+           'ProgressBar', 'EarlyStopping', 'atomic_save', 'atomic_copy', 'ModelCheckpoint', 'LRMonitor', 'NanGuard',
+           'GradientClip', 'submitit_requeue_signal', 'requeue_on_user_signals', 'StopSignals', 'Logger', 'CSVLogger',
+           'TensorBoardLogger', 'Profiler', 'WandbCallback']
 
 # %% ../../nbs/31_training.callbacks.ipynb #b56b7276
 EVENTS = ("on_fit_begin", "on_epoch_begin", "on_batch_begin", "before_backward", "after_backward", "before_step", "after_step",
@@ -280,6 +281,19 @@ def _call_handler(handler, signum: int):
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
+PREEMPTION_SIGNALS = tuple(s for s in (getattr(signal, n, None) for n in ("SIGUSR1", "SIGUSR2")) if s is not None)
+
+def submitit_requeue_signal() -> int | None:
+    "The signal submitit requeues this job on (SIGUSR2, or `SUBMITIT_PREEMPT_SIGNAL`); None outside a submitit job."
+    if "SUBMITIT_FOLDER" not in os.environ: return None
+    return getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"), None)
+
+def requeue_on_user_signals():
+    "In a submitit job, make SIGUSR1 and SIGUSR2 both go to submitit's requeue (it listens on one; `scancel --signal=USR1` is what people type)."
+    requeue_on = submitit_requeue_signal()
+    if requeue_on is None or threading.current_thread() is not threading.main_thread(): return
+    for s in PREEMPTION_SIGNALS: signal.signal(s, signal.getsignal(requeue_on))
+
 class StopSignals(Callback):
     "On SIGTERM, SIGUSR1, SIGUSR2 or SIGINT, stop the fit after the optimizer step in progress (which `on_interrupt` saves)."
     order = 200
@@ -316,8 +330,10 @@ class StopSignals(Callback):
         for s, h in self.previous.items(): signal.signal(s, h)
 
     def hand_over(self):
-        "Pass the signal that stopped the fit on to the handler that was there before it."
-        if self.signal is not None and self.signal in self.previous: _call_handler(self.previous[self.signal], self.signal)
+        "Pass the signal that stopped the fit on to the handler that was there before it; in a submitit job, end the job unfinished."
+        if self.signal is None or self.signal not in self.previous: return
+        _call_handler(self.previous[self.signal], self.signal)
+        if submitit_requeue_signal() is not None: raise SystemExit(128 + self.signal)  # submitit only logs SIGTERM: a return would read as done
 
 # %% ../../nbs/31_training.callbacks.ipynb #65fc6b22
 class Logger(Callback):

@@ -11,8 +11,8 @@ import torch
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['world_size', 'rank', 'is_main', 'init_distributed', 'local_device', 'all_reduce', 'broadcast_object',
-           'gather_objects', 'barrier']
+__all__ = ['world_size', 'rank', 'is_main', 'submitit_ranks', 'init_distributed', 'local_device', 'all_reduce',
+           'broadcast_object', 'gather_objects', 'barrier']
 
 # %% ../../nbs/04_utils.distributed.ipynb #52959da3
 def world_size() -> int:
@@ -27,18 +27,34 @@ def is_main() -> bool:
     "Whether this process writes outputs, logs and checkpoints."
     return rank() == 0
 
+def submitit_ranks() -> dict[str, str]:
+    "In a submitit job of several tasks (`hydra.launcher.tasks_per_node`, `nodes`), the variables torchrun would set; else {}."
+    if "SUBMITIT_FOLDER" not in os.environ or "RANK" in os.environ: return {}
+    from submitit import JobEnvironment
+    job = JobEnvironment()
+    if job.num_tasks < 2: return {}
+    from submitit.helpers import TorchDistributedEnvironment
+    d = TorchDistributedEnvironment()  # the first node's address, a port drawn from the job id
+    return {"MASTER_ADDR": d.master_addr, "MASTER_PORT": str(d.master_port), "RANK": str(d.rank),
+            "WORLD_SIZE": str(d.world_size), "LOCAL_RANK": str(d.local_rank), "LOCAL_WORLD_SIZE": str(d.local_world_size)}
+
 def init_distributed() -> tuple[int, int]:
-    "Join the process group that torchrun's environment describes; return (rank, world size)."
+    "Join the process group that torchrun's environment (or a submitit job's tasks) describes; return (rank, world size)."
+    os.environ.update(submitit_ranks())
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         cuda = torch.cuda.is_available()
-        if cuda: torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        if cuda: torch.cuda.set_device(_local_gpu())
         dist.init_process_group(backend="nccl" if cuda else "gloo")
     return rank(), world_size()
+
+def _local_gpu() -> int:
+    "This rank's GPU: `LOCAL_RANK`, or the only one it sees where the scheduler gave each task its own (`--gpus-per-task`)."
+    return int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count()
 
 def local_device() -> str:
     "'auto' for one process; this rank's GPU (`cuda:LOCAL_RANK`) or the CPU under torchrun."
     if world_size() == 1: return "auto"
-    return f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if torch.cuda.is_available() else "cpu"
+    return f"cuda:{_local_gpu()}" if torch.cuda.is_available() else "cpu"
 
 def all_reduce(t: torch.Tensor, op: str = "sum") -> torch.Tensor:
     "`t` summed (or maxed, with op='max') over all processes, in place."
