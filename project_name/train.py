@@ -208,6 +208,13 @@ def _pinned(cfg: DictConfig, out_dir: Path, data_meta: dict) -> tuple[DictConfig
     OmegaConf.resolve(c)
     return c, redact_secrets(OmegaConf.to_container(c))
 
+def _trial_callbacks() -> list:
+    "A trial of the project's Optuna sweeper reports to its study (for pruning); other runs do not import Optuna."
+    from hydra.core.hydra_config import HydraConfig
+    if not HydraConfig.initialized() or not str(HydraConfig.get().sweeper.get("_target_", "")).endswith(".OptunaSweeper"): return []
+    from project_name.search import trial_callbacks
+    return trial_callbacks()
+
 def _fit_and_test(trainer, loaders, resume: Path | None, out_dir: RunDir, wandb_run, log_artifacts: bool) -> dict:
     "Fit, test the best checkpoint and write the report; close W&B; after a stop signal, hand it on."
     metrics = {"output_dir": str(out_dir), "stop_reason": None}
@@ -260,7 +267,7 @@ def run(cfg: DictConfig,
     log.info("Run directory: %s%s%s", out_dir, f" (resuming {resume})" if resume else "", f"; {world} processes" if world > 1 else "")
     missing = _missing_from_wandb(cfg, out_dir, ckpt) if rank == 0 else []  # read before this run adds its own files
     wandb_run = start_wandb(cfg, config=config, run_id=ckpt and ckpt["wandb_run_id"]) if rank == 0 else None
-    callbacks = build_callbacks(cfg) + ([WandbCallback(wandb_run)] if wandb_run is not None else [])
+    callbacks = build_callbacks(cfg) + _trial_callbacks() + ([WandbCallback(wandb_run)] if wandb_run is not None else [])
     for row, step in missing: callbacks[-1].log_epoch(row, step)  # the W&B callback, last
     trainer = build_trainer(cfg, model, callbacks=callbacks, device=device, config=config)
     return _fit_and_test(trainer, loaders, resume, out_dir, wandb_run, bool((wandb_settings(cfg) or {}).get("log_artifacts")))
