@@ -145,6 +145,12 @@ MUTATIONS = [
      "t.global_step % self.every_n_steps == 0", "t.global_step % self.every_n_steps == 1", ["32_training.trainer"]),
     ("a step checkpoint saved as an epoch's end", "32_training.trainer",
      "    mid_epoch = self.in_train_epoch\n", "    mid_epoch = self.interrupted_by is not None\n", ["32_training.trainer"]),
+    ("a streamed pass resumed on the wrong worker", "13_data.streaming",
+     "n * self.batch_size, (n - 1) % workers", "n * self.batch_size, n % workers", ["13_data.streaming"]),
+    ("streamed augmentation ignores the epoch", "13_data.streaming",
+     "sample_seed(self.seed, self.current_epoch - 1, i)", "sample_seed(self.seed, 0, i)", ["13_data.streaming"]),
+    ("the trainer leaves a streaming loader's epoch to litdata", "32_training.trainer",
+     "    if hasattr(loader, \"set_epoch\"): loader.set_epoch(epoch)\n    elif", "    if", ["55_prepare:slow"]),
 ]
 
 def copy_checkout(dest: Path):

@@ -68,7 +68,8 @@ def _feature_importance(model, loaders, out_dir: RunDir):
     from project_name.evaluation.interpret import permutation_importance, plot_feature_importance
     from project_name.utils.files import write_atomic
     if "preprocessing" not in loaders.meta: return None
-    x, y = loaders.data.test.tensors
+    test = loaders.data.test  # tensors, or rows read back from shards
+    x, y = test.tensors if hasattr(test, "tensors") else (torch.stack([r[0] for r in test]), torch.tensor([r[1] for r in test]))
     groups = TablePreprocessor.from_dict(loaders.meta["preprocessing"]).feature_groups()
     table = permutation_importance(model, x, y, groups)
     write_atomic(out_dir/"feature_importance.csv", table.to_csv(index=False))
@@ -196,8 +197,18 @@ def _write_lr_find(out_dir: RunDir, finder):
 def _claim_run_dir(cfg: DictConfig, out_dir: RunDir, resume: Path | None, rank: int) -> RunDir:
     "The resumed run's directory, or one claimed for this run by rank 0 (`<dir>_N` when `<dir>` holds another run)."
     if resume is not None: return out_dir
-    if cfg.training.get("resume") == "auto" and out_dir.claimed_without_checkpoint(): return out_dir  # died before its first checkpoint
-    return broadcast_object(RunDir.claim(out_dir.path) if rank == 0 else None)
+    def claim() -> RunDir:  # rank 0 decides, once: another rank would see the directory rank 0 has just claimed
+        if cfg.training.get("resume") == "auto" and out_dir.claimed_without_checkpoint(): return out_dir  # died before its first checkpoint
+        return RunDir.claim(out_dir.path)
+    return broadcast_object(claim() if rank == 0 else None)
+
+def _with_data_transforms(cfg: DictConfig, data) -> DictConfig:
+    "`cfg` with the transforms that run: where `data.*_transforms` are null, those the shards were written with (export and predict read them)."
+    from project_name.data.datasets import data_transforms
+    if not data.transforms: return cfg
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg): cfg.data.train_transforms, cfg.data.eval_transforms = data_transforms(cfg.data, data)
+    return cfg
 
 def _pinned(cfg: DictConfig, out_dir: Path, data_meta: dict) -> tuple[DictConfig, dict]:
     "`cfg` resolved once (`${now:...}` too) with the run's directory and the data's metadata; and as a plain dict, secrets redacted."
@@ -256,6 +267,7 @@ def run(cfg: DictConfig,
     device = _seeded_device(cfg, world)
     loaders = build_loaders(cfg.data, device=device, seed=cfg.seed, rank=rank, world_size=world, fold=run_fold(cfg))
     _warn_few_steps(cfg, loaders, world)
+    cfg = _with_data_transforms(cfg, loaders.data)
     model = build_model(cfg.model, loaders.meta)
     ckpt = _resume_checkpoint(resume, model)
     cfg, finder = _with_found_lr(cfg, model, loaders, device, ckpt, world)  # training.lr_find: the range test's learning rate

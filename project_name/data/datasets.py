@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ from ..utils.config import ConfigError
 __all__ = ['FRACTION_KEYS', 'IMAGE_EXTENSIONS', 'IMAGE_LAYOUT', 'DataSplits', 'stratified_split', 'load_digits',
            'load_torchvision', 'resolve_data_path', 'read_image', 'ImageFiles', 'load_imagefolder', 'labelled_folder',
            'split_labels', 'cv_fold', 'sample_seed', 'EpochSampler', 'InMemoryLoader', 'EpochLoader', 'torch_loader',
-           'Loaders', 'build_loaders']
+           'Loaders', 'data_transforms', 'build_loaders']
 
 # %% ../../nbs/11_data.datasets.ipynb #9829fea7
 @dataclass
@@ -33,6 +34,8 @@ class DataSplits:
     class_names: list[str]
     preprocessing: dict | None = None # a table's: what turns its rows into numbers (`data.tabular.TablePreprocessor`)
     frame: object = field(default=None, repr=False) # a table's training rows as read (a pandas DataFrame)
+    stream: Callable | None = field(default=None, repr=False) # streamed data: makes the train loader (`data.streaming.streaming_loader`)
+    transforms: dict | None = None # shards': the train_transforms and eval_transforms of the data config they were written from
 
     @property
     def num_classes(self) -> int: return len(self.class_names)
@@ -373,6 +376,11 @@ class Loaders:
                 "input_shape": list(d.input_shape), "sizes": d.sizes}
         return meta | ({"preprocessing": d.preprocessing} if d.preprocessing else {})
 
+def data_transforms(data_cfg, data: DataSplits) -> tuple:
+    "The train and eval transform entries: the config's, or where it leaves them null, those the data's shards were written with."
+    recorded = data.transforms or {}
+    return tuple(data_cfg.get(k) if data_cfg.get(k) is not None else recorded.get(k) for k in ("train_transforms", "eval_transforms"))
+
 def build_loaders(data_cfg, # the `data` node of the config
                   device: str | torch.device = "cpu", # where the in-memory loader keeps its tensors
                   seed: int = 0, rank: int = 0, world_size: int = 1,
@@ -382,7 +390,7 @@ def build_loaders(data_cfg, # the `data` node of the config
     from hydra.utils import instantiate
     data = instantiate(data_cfg.dataset, _convert_="all")
     if fold is not None: data = cv_fold(data, *fold)
-    train_tf, eval_tf = build_transforms(data_cfg.get("train_transforms")), build_transforms(data_cfg.get("eval_transforms"))
+    train_tf, eval_tf = (build_transforms(t) for t in data_transforms(data_cfg, data))
     in_memory = data_cfg.get("in_memory", True) and isinstance(data.train, TensorDataset)
     bs, eval_bs = data_cfg.batch_size, data_cfg.get("eval_batch_size") or data_cfg.batch_size
     shuffle = data_cfg.get("shuffle", True)  # the training split's order: debug=overfit keeps it
@@ -395,5 +403,6 @@ def build_loaders(data_cfg, # the `data` node of the config
                     persistent_workers=data_cfg.get("persistent_workers", False))
         make = lambda ds, b, tf, train: torch_loader(ds, b, tf, shuffle=train and shuffle, seed=seed, rank=rank,
                                                      world_size=world_size, **opts)
-    return Loaders(make(data.train, bs, train_tf, True), make(data.val, eval_bs, eval_tf, False),
-                   make(data.test, eval_bs, eval_tf, False), data)
+    train = data.stream(bs, train_tf, seed=seed, shuffle=shuffle, num_workers=data_cfg.get("num_workers", 0), rank=rank,
+                        world_size=world_size) if data.stream is not None else make(data.train, bs, train_tf, True)
+    return Loaders(train, make(data.val, eval_bs, eval_tf, False), make(data.test, eval_bs, eval_tf, False), data)

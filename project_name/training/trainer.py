@@ -74,8 +74,9 @@ def _limit(n_batches: int, limit) -> int:
     raise ConfigError(f"training.limit_batches={limit!r}: use a number of batches (int > 0) or a fraction in (0, 1].")
 
 def _set_epoch(loader, seed: int, epoch: int):
-    "Make the loader's order a function of the seed and the epoch (the project's samplers and a DataLoader's own generator)."
-    if hasattr(loader.sampler, "set_epoch"): loader.sampler.set_epoch(epoch)
+    "Make the loader's order a function of the seed and the epoch (a streaming loader, the project's samplers, a DataLoader's own generator)."
+    if hasattr(loader, "set_epoch"): loader.set_epoch(epoch)
+    elif hasattr(loader.sampler, "set_epoch"): loader.sampler.set_epoch(epoch)
     if isinstance(getattr(loader, "generator", None), torch.Generator): loader.generator.manual_seed(seed * 100_003 + epoch)
 
 class MLTrainer:
