@@ -151,6 +151,9 @@ MUTATIONS = [
      "sample_seed(self.seed, self.current_epoch - 1, i)", "sample_seed(self.seed, 0, i)", ["13_data.streaming"]),
     ("the trainer leaves a streaming loader's epoch to litdata", "32_training.trainer",
      "    if hasattr(loader, \"set_epoch\"): loader.set_epoch(epoch)\n    elif", "    if", ["55_prepare:slow"]),
+    ("every process resumes with rank 0's partial sums", "32_training.trainer",
+     "self._resume[\"partial\"] if self._resume is not None and self.is_main else None",
+     "self._resume[\"partial\"] if self._resume is not None else None", ["55_prepare:slow"]),
 ]
 
 def copy_checkout(dest: Path):

@@ -152,4 +152,5 @@ def streaming_loader(path: str, batch_size: int, transform: Pipeline | None = No
     if (env.global_rank, env.world_size) != (rank, world_size):
         raise ValueError(f"Streaming shards are split over torch.distributed's processes ({env.world_size}), and this loader was "
                          f"asked for rank {rank} of {world_size}: join the process group first (utils.distributed.init_distributed).")
-    return StreamingLoader(ds, batch_size=batch_size, num_workers=num_workers)
+    # a generator of its own: the workers' base seed is not drawn from torch's, which a resumed fit restores (dropout draws from it)
+    return StreamingLoader(ds, batch_size=batch_size, num_workers=num_workers, generator=torch.Generator().manual_seed(seed))

@@ -200,11 +200,15 @@ class ModelCheckpoint(Callback):
 
     def on_batch_end(self):
         t = self.trainer
-        if not (t.stepped and t.is_main) or t.batch_idx + 1 == t.batches_per_epoch: return  # the epoch's end saves anyway
-        if (self.every_n_steps and t.global_step % self.every_n_steps == 0) or \
-           (self.every_minutes and time.monotonic() - self.saved_at >= 60 * self.every_minutes):
-            t.save_checkpoint(self.last_path)
+        if not t.stepped or t.batch_idx + 1 == t.batches_per_epoch: return  # the epoch's end saves anyway
+        if (self.every_n_steps and t.global_step % self.every_n_steps == 0) or (self.every_minutes and self._minutes_passed()):
+            t.save_checkpoint(self.last_path)  # on every process: the epoch's sums so far are added up over them
             self.saved_at = time.monotonic()
+
+    def _minutes_passed(self) -> bool:
+        "Whether `every_minutes` have passed since the last save, on any process's clock (all of them save together)."
+        late = time.monotonic() - self.saved_at >= 60 * self.every_minutes
+        return bool(all_reduce(torch.tensor([float(late)], device=self.trainer.device), "max").item())
 
     @property
     def last_path(self) -> Path: return self.dirpath/"last.pt"
@@ -221,9 +225,9 @@ class ModelCheckpoint(Callback):
         self.saved_at = time.monotonic()
 
     def on_interrupt(self):
-        "Save the step a stop signal ended on: `training.resume=auto` continues from it."
-        if not self.trainer.is_main: return
+        "Save the step a stop signal ended on (every process stops at it together): `training.resume=auto` continues from it."
         self.trainer.save_checkpoint(self.last_path)
+        if not self.trainer.is_main: return
         log.warning("Saved %s at step %d; continue with training.resume=auto", self.last_path, self.trainer.global_step)
 
     def state_dict(self): return {"best": self.best, "best_epoch": self.best_epoch}

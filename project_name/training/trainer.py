@@ -236,7 +236,7 @@ def train_epoch(self: MLTrainer, loader) -> dict:
     self.model.train()
     self.batches_per_epoch = n = _limit(len(loader), self.limit_batches)
     accum = self.grad_accum_steps
-    self._start_sums(self._resume["partial"] if self._resume is not None else None)
+    self._start_sums(self._resume["partial"] if self._resume is not None and self.is_main else None)
     self.in_train_epoch = True  # left set when a stop signal ends the epoch: `on_interrupt` saves its middle
     for self.batch_idx, (x, y) in self._batches(loader, n):
         self.x, self.y = self._to_device(x, y)
@@ -274,9 +274,10 @@ def validate(self: MLTrainer, loader, split: str = "val") -> dict:
 # %% ../../nbs/32_training.trainer.ipynb #2e21483f
 @patch
 def checkpoint_state(self: MLTrainer) -> dict:
-    "Everything needed to continue this fit exactly, in tensor-only form (taken between batches: from the middle of its epoch)."
+    "Everything needed to continue this fit exactly, in tensor-only form (taken between batches: from the middle of its epoch, on every process)."
     mid_epoch = self.in_train_epoch
-    partial = {"sums": self.epoch_sums.tolist(), "metrics": {m.name: m.state.tolist() for m in self.metric_list if m.state is not None}
+    total = lambda t: all_reduce(t.clone()).tolist()  # every process's, added up: resumed, rank 0 takes them up, the others start at 0
+    partial = {"sums": total(self.epoch_sums), "metrics": {m.name: total(m.state) for m in self.metric_list if m.state is not None}
               } if mid_epoch else None
     wandb = self.callback("wandb")
     return {"format": CHECKPOINT_FORMAT, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -298,8 +299,9 @@ def _check_same_schedule(current: dict, saved: dict, path):
 
 @patch
 def save_checkpoint(self: MLTrainer, path: str | Path):
-    "Write the training state to `path`, atomically."
-    atomic_save(self.checkpoint_state(), path)
+    "Write the training state to `path`, atomically, from rank 0 (called on every process in the middle of an epoch)."
+    state = self.checkpoint_state()
+    if self.is_main: atomic_save(state, path)
 
 @patch
 def load_checkpoint(self: MLTrainer, path: str | Path):
