@@ -21,7 +21,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.trial import FrozenTrial, TrialState
 
 from .training.callbacks import Callback, _monitored
-from .utils.config import read_yaml
+from .utils.config import optuna_trial_job, read_yaml
 from .utils.core import ConfigError
 from .utils.files import write_atomic
 from .utils.logging import get_logger
@@ -29,14 +29,15 @@ from .utils.logging import get_logger
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'WORKER', 'PRUNED', 'FINISHED', 'search_space', 'best_experiment', 'abandoned', 'Heartbeat', 'open_storage',
-           'trial_of', 'PruneTrial', 'trial_callbacks', 'OptunaSearch']
+__all__ = ['log', 'TAKES', 'WORKER', 'PRUNED', 'FINISHED', 'search_space', 'best_experiment', 'abandoned', 'Heartbeat',
+           'open_storage', 'trial_of', 'PruneTrial', 'trial_callbacks', 'OptunaSearch']
 
 # %% ../nbs/66_search.ipynb #1e05abf8
+TAKES = "the Optuna sweeper takes choice(...), range(...) and interval(...), with tag(log, ...) for a log scale"
+
 def _distribution(o: Override) -> BaseDistribution:
     if o.value_type == ValueType.GLOB_CHOICE_SWEEP:
-        raise ConfigError(f"{o.input_line}: the Optuna sweeper takes choice(...), range(...) and interval(...), "
-                          f"with tag(log, ...) for a log scale; list a group's options with choice(a, b).")
+        raise ConfigError(f"{o.input_line}: {TAKES}; list a group's options with choice(a, b).")
     v = o.value()
     log_scale = "log" in getattr(v, "tags", ())
     if o.is_choice_sweep() or (o.is_range_sweep() and (v.shuffle or not all(isinstance(x, int) for x in (v.start, v.stop, v.step)))):
@@ -46,7 +47,7 @@ def _distribution(o: Override) -> BaseDistribution:
     if o.is_interval_sweep():
         ints = isinstance(v.start, int) and isinstance(v.end, int)
         return (IntDistribution if ints else FloatDistribution)(v.start, v.end, log=log_scale)
-    raise ConfigError(f"{o.input_line}: the Optuna sweeper takes choice(...), range(...) and interval(...).")
+    raise ConfigError(f"{o.input_line}: {TAKES}.")
 
 def search_space(overrides: list[str]) -> tuple[dict[str, BaseDistribution], list[str]]:
     "The distributions of a sweep's overrides by key, and the overrides that are the same in every trial."
@@ -81,7 +82,8 @@ def abandoned(trial: FrozenTrial, heartbeat_s: float, now: float | None = None) 
     if trial.state != TrialState.RUNNING: return False
     host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
     if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)): return True
-    return (now or time.time()) - trial.user_attrs.get("heartbeat", 0) > 3 * heartbeat_s
+    asked = trial.datetime_start.timestamp() if trial.datetime_start else 0  # a trial just asked has no heartbeat yet
+    return (now or time.time()) - trial.user_attrs.get("heartbeat", asked) > 3 * heartbeat_s
 
 class Heartbeat:
     "While in use, mark the trials `add`ed as this worker's and alive, every `interval_s` seconds, from a thread."
@@ -89,9 +91,9 @@ class Heartbeat:
         self.study, self.interval_s, self.trials, self.stop = study, interval_s, {}, threading.Event()
 
     def add(self, number: int, trial_id: int):
-        self.trials[number] = optuna.trial.Trial(self.study, trial_id)
-        self.trials[number].set_user_attr("worker", WORKER)
-        self.beat()
+        trial = self.trials[number] = optuna.trial.Trial(self.study, trial_id)
+        trial.set_user_attr("worker", WORKER)
+        trial.set_user_attr("heartbeat", time.time())  # alive from now; the thread beats for all of them
 
     def discard(self, number: int): self.trials.pop(number, None)
 
@@ -135,12 +137,10 @@ class PruneTrial(Callback):
 
 def trial_callbacks() -> list:
     "In a trial of an Optuna sweep with a pruner, its `PruneTrial`; else nothing."
-    from hydra.core.hydra_config import HydraConfig
     from hydra.utils import instantiate
-    if not HydraConfig.initialized(): return []
-    hc = HydraConfig.get()
+    hc = optuna_trial_job()
+    if hc is None or hc.sweeper.get("pruner") is None: return []
     sweeper = hc.sweeper
-    if not str(sweeper.get("_target_", "")).endswith("project_name_sweepers.OptunaSweeper") or sweeper.get("pruner") is None: return []
     study = optuna.load_study(study_name=sweeper.study_name or "search", storage=open_storage(sweeper.storage, hc.sweep.dir),
                               pruner=instantiate(sweeper.pruner))
     return [PruneTrial(trial_of(study, hc.job.num), sweeper.prune_on)]

@@ -20,7 +20,7 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from .utils.config import (ConfigError, check_overrides, exit_on_user_error, find_config_dir, get_device,
+from .utils.config import (ConfigError, check_overrides, exit_on_user_error, find_config_dir, get_device, optuna_trial_job,
                                        redact_secrets, seed_everything, validate_config)
 from .runs import JobLog, RunDir, run_fold
 from .utils.distributed import barrier, broadcast_object, init_distributed, local_device
@@ -221,8 +221,7 @@ def _pinned(cfg: DictConfig, out_dir: Path, data_meta: dict) -> tuple[DictConfig
 
 def _trial_callbacks() -> list:
     "A trial of the project's Optuna sweeper reports to its study (for pruning); other runs do not import Optuna."
-    from hydra.core.hydra_config import HydraConfig
-    if not HydraConfig.initialized() or not str(HydraConfig.get().sweeper.get("_target_", "")).endswith(".OptunaSweeper"): return []
+    if optuna_trial_job() is None: return []
     from project_name.search import trial_callbacks
     return trial_callbacks()
 

@@ -29,8 +29,8 @@ from .core import ConfigError, get_device, redact_secrets, seed_everything, snak
 
 # %% auto #0
 __all__ = ['CONFIG_DIR_ENV', 'MULTIRUN_FLAGS', 'VALUE_CHECKS', 'find_config_dir', 'project_root', 'compose', 'user_error',
-           'exit_on_user_error', 'first_job', 'check_overrides', 'validate_config', 'read_yaml', 'flatten',
-           'config_tree', 'print_config']
+           'exit_on_user_error', 'first_job', 'check_overrides', 'optuna_trial_job', 'validate_config', 'read_yaml',
+           'flatten', 'config_tree', 'print_config']
 
 # %% ../../nbs/01_utils.config.ipynb #e064962c
 CONFIG_DIR_ENV = "PROJECT_NAME_CONFIG_DIR"
@@ -142,6 +142,13 @@ def check_overrides(argv: list[str], config_name: str = "config"):
     "Compose a command line's overrides (a sweep's first job) once before Hydra does: a mistake is named with what is valid, exit status 2."
     if overrides := first_job(argv):
         with exit_on_user_error(): compose(overrides, config_name=config_name)
+
+def optuna_trial_job():
+    "The Hydra config of this job when it is a trial of the project's Optuna sweeper (`project_name.search`); else None."
+    from hydra.core.hydra_config import HydraConfig
+    if not HydraConfig.initialized(): return None
+    hc = HydraConfig.get()
+    return hc if str(hc.sweeper.get("_target_", "")).endswith("project_name_sweepers.OptunaSweeper") else None
 
 # %% ../../nbs/01_utils.config.ipynb #0a1e9a85
 def _is_int(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
