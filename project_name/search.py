@@ -29,15 +29,15 @@ from .utils.logging import get_logger
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'TAKES', 'WORKER', 'PRUNED', 'FINISHED', 'search_space', 'best_experiment', 'abandoned', 'Heartbeat',
-           'open_storage', 'trial_of', 'PruneTrial', 'trial_callbacks', 'OptunaSearch']
+__all__ = ['log', 'WORKER', 'PRUNED', 'FINISHED', 'search_space', 'best_experiment', 'abandoned', 'Heartbeat', 'open_storage',
+           'trial_of', 'PruneTrial', 'trial_callbacks', 'OptunaSearch']
 
 # %% ../nbs/66_search.ipynb #1e05abf8
-TAKES = "the Optuna sweeper takes choice(...), range(...) and interval(...), with tag(log, ...) for a log scale"
+_TAKES = "the Optuna sweeper takes choice(...), range(...) and interval(...), with tag(log, ...) for a log scale"
 
 def _distribution(o: Override) -> BaseDistribution:
     if o.value_type == ValueType.GLOB_CHOICE_SWEEP:
-        raise ConfigError(f"{o.input_line}: {TAKES}; list a group's options with choice(a, b).")
+        raise ConfigError(f"{o.input_line}: {_TAKES}; list a group's options with choice(a, b).")
     v = o.value()
     log_scale = "log" in getattr(v, "tags", ())
     if o.is_choice_sweep() or (o.is_range_sweep() and (v.shuffle or not all(isinstance(x, int) for x in (v.start, v.stop, v.step)))):
@@ -47,7 +47,7 @@ def _distribution(o: Override) -> BaseDistribution:
     if o.is_interval_sweep():
         ints = isinstance(v.start, int) and isinstance(v.end, int)
         return (IntDistribution if ints else FloatDistribution)(v.start, v.end, log=log_scale)
-    raise ConfigError(f"{o.input_line}: {TAKES}.")
+    raise ConfigError(f"{o.input_line}: {_TAKES}.")
 
 def search_space(overrides: list[str]) -> tuple[dict[str, BaseDistribution], list[str]]:
     "The distributions of a sweep's overrides by key, and the overrides that are the same in every trial."

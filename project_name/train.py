@@ -68,8 +68,11 @@ def _feature_importance(model, loaders, out_dir: RunDir):
     from project_name.evaluation.interpret import permutation_importance, plot_feature_importance
     from project_name.utils.files import write_atomic
     if "preprocessing" not in loaders.meta: return None
-    test = loaders.data.test  # tensors, or rows read back from shards
-    x, y = test.tensors if hasattr(test, "tensors") else (torch.stack([r[0] for r in test]), torch.tensor([r[1] for r in test]))
+    test = loaders.data.test
+    if hasattr(test, "tensors"): x, y = test.tensors
+    else:  # rows read back from shards, once
+        rows = list(test)
+        x, y = torch.stack([r[0] for r in rows]), torch.tensor([r[1] for r in rows])
     groups = TablePreprocessor.from_dict(loaders.meta["preprocessing"]).feature_groups()
     table = permutation_importance(model, x, y, groups)
     write_atomic(out_dir/"feature_importance.csv", table.to_csv(index=False))

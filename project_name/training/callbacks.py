@@ -208,6 +208,8 @@ class ModelCheckpoint(Callback):
     def _minutes_passed(self) -> bool:
         "Whether `every_minutes` have passed since the last save, on any process's clock (all of them save together)."
         late = time.monotonic() - self.saved_at >= 60 * self.every_minutes
+        if self.trainer.world_size == 1: return late
+        if not self.trainer.should_log: return False  # agreeing costs a host sync: only on the steps that sync anyway
         return bool(all_reduce(torch.tensor([float(late)], device=self.trainer.device), "max").item())
 
     @property
