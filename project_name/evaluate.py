@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .runs import load_run
 from .utils.config import ConfigError, exit_on_user_error, get_device
-from .utils.files import claim_free_path, write_atomic
+from .utils.files import staged_folder, write_atomic
 from .utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -53,9 +53,10 @@ def evaluate_run(path: str | Path,   # a run directory (its best checkpoint) or 
     metrics = {f"{split}_accuracy": result.accuracy, "split": split, "images": int(result.confusion_matrix.sum()),
                "checkpoint": str(run.checkpoint), "epoch": run.epoch, "run_test_accuracy": recorded,
                "matches_run": None if recorded is None else result.accuracy == recorded} | ({"data": str(data)} if data else {})
-    folder = claim_free_path(out or (run.run_dir or run.checkpoint.parent)/"evaluation", folder=True)
-    save_report(result, folder)
-    write_atomic(folder/"metrics.json", json.dumps(metrics, indent=2))
+    with staged_folder(out or (run.run_dir or run.checkpoint.parent)/"evaluation") as stage:  # whole, or not at all
+        save_report(result, stage.tmp)
+        write_atomic(stage.tmp/"metrics.json", json.dumps(metrics, indent=2))
+    folder = stage.final
     log.info("%s accuracy %.4f on %d images%s; report in %s", data or split.capitalize(), result.accuracy, metrics["images"],
              "" if recorded is None else f" (the run recorded {recorded:.4f})", folder)
     return metrics | {"output_dir": str(folder)}

@@ -10,9 +10,7 @@ import builtins
 import copy
 import hashlib
 import json
-import os
 import platform
-import shutil
 import subprocess
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -25,7 +23,8 @@ from torch import nn
 from .models.base import count_parameters
 from .runs import FinishedRun, load_run
 from .utils.config import ConfigError, exit_on_user_error, project_root
-from .utils.files import claim_free_path, write_atomic
+from .runs import RunDir
+from .utils.files import staged_folder, write_atomic
 from .utils.logging import get_logger, quiet
 
 log = get_logger(__name__)
@@ -33,8 +32,9 @@ log = get_logger(__name__)
 # %% auto #0
 __all__ = ['log', 'BUNDLE_FORMAT', 'NORMALIZE', 'ARTIFACTS', 'QUANTIZED', 'WEIGHTS', 'PARITY_TOLERANCE', 'input_spec',
            'export_program', 'export_onnx', 'save_weights', 'quantize_int8', 'quantize_onnx_int8', 'compile_aoti',
-           'sha256', 'read_meta', 'load_artifact', 'Bundle', 'in_batches', 'parity', 'eager_logits', 'check_parity',
-           'git_commit', 'bundle_meta', 'labelled_test_images', 'calibration_images', 'export_bundle', 'main']
+           'sha256', 'meta_checksum', 'read_meta', 'load_artifact', 'Bundle', 'in_batches', 'parity', 'eager_logits',
+           'check_parity', 'git_commit', 'bundle_meta', 'labelled_test_images', 'calibration_images', 'export_bundle',
+           'main']
 
 # %% ../nbs/60_export.ipynb #080871ad
 BUNDLE_FORMAT = "project_name.bundle.v1"
@@ -149,6 +149,10 @@ def _table_problems(inp: dict) -> list[str]:
     if len(table.get("feature_names") or []) != n: return [f"input.table names {len(table.get('feature_names') or [])} features, not input.features={n}"]
     return []
 
+def meta_checksum(meta: dict) -> str:
+    "The SHA-256 of `meta` without its own `meta_sha256`: what export seals meta.json with, so that an edit of it is found."
+    return hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != "meta_sha256"}, sort_keys=True).encode()).hexdigest()
+
 def read_meta(folder: str | Path) -> dict:
     "The checked `meta.json` of bundle `folder`; a missing, foreign or broken bundle is a `ConfigError` saying which."
     folder = Path(folder)
@@ -161,6 +165,9 @@ def read_meta(folder: str | Path) -> dict:
         found = meta.get("format") if isinstance(meta, dict) else None
         raise ConfigError(f"{folder} is not a {BUNDLE_FORMAT} bundle (its meta.json has format {found!r}). {again}")
     if problems := _meta_problems(meta): raise ConfigError(f"{folder}/meta.json is not as export wrote it: {'; '.join(problems)}. {again}")
+    if meta.get("meta_sha256") != meta_checksum(meta):
+        raise ConfigError(f"{folder}/meta.json is not as export wrote it: its checksum (meta_sha256) does not match what it says now, "
+                          f"so something in it (the class names, the input) was edited. {again}")
     return meta
 
 # %% ../nbs/60_export.ipynb #9e1f017c
@@ -320,38 +327,46 @@ def calibration_images(loaders, eval_transforms, n: int = 512) -> np.ndarray:
     images = torch.stack([train[int(i)][0] for i in pick])
     return build_transforms(eval_transforms)(images).numpy().astype(np.float32)
 
+def _check_finished(run: FinishedRun):
+    "A run still training (or stopped before its test) is not what its bundle would claim to be: say so."
+    if run.run_dir is None: return  # a checkpoint file of its own: nothing says how its run went
+    epochs = run.config["training"]["epochs"]
+    if RunDir(run.run_dir).finished(epochs) is None:
+        raise ConfigError(f"{run.run_dir} has not finished: it trained {run.epoch} of {epochs} epochs and has no test results "
+                          f"(metrics.json). Finish it (training.resume={run.run_dir}), or export its best checkpoint as it is "
+                          "with --unfinished (export_bundle(..., unfinished=True)).")
+
+def _write_meta(folder: Path, meta: dict):
+    meta["meta_sha256"] = meta_checksum(meta)
+    write_atomic(folder/"meta.json", json.dumps(meta, indent=2))
+
 def export_bundle(path: str | Path,        # a run directory (its best checkpoint) or a checkpoint file
                   out: str | Path | None = None, # the bundle folder; default `<run>/bundle`
                   int8: bool = False,      # also model_int8.onnx (onnxruntime) and model_int8.pt2 (torchao)
                   aoti: bool = False,      # also model_aoti.pt2 (AOTInductor, this machine)
                   check: bool = True,      # check parity on the run's test split (its data must be here)
+                  unfinished: bool = False, # export a run that has not finished (its best checkpoint so far)
                  ) -> Path:
     "Export the finished run at `path` as a bundle folder, checked against the trained model; return the folder."
     run = load_run(path)
+    if not unfinished: _check_finished(run)
     spec = input_spec(run.config)
     home = run.run_dir/"bundle" if run.run_dir else run.checkpoint.with_name(f"{run.checkpoint.stem}_bundle")
     loaders = run.loaders() if check or int8 else None  # the data loads before anything is written
     x, y = labelled_test_images(loaders) if check else (None, None)
     calibration = calibration_images(loaders, run.config["data"].get("eval_transforms")) if int8 else None
-    folder = claim_free_path(out or home, folder=True)
-    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
-    try:
-        tmp.mkdir()
-        _write_artifacts(run.model, run.input_shape, tmp, calibration, aoti)
-        meta = bundle_meta(run, spec, tmp)
-        write_atomic(tmp/"meta.json", json.dumps(meta, indent=2))
+    with staged_folder(out or home) as stage:  # the bundle appears whole under its name, or not at all
+        _write_artifacts(run.model, run.input_shape, stage.tmp, calibration, aoti)
+        meta = bundle_meta(run, spec, stage.tmp)
+        _write_meta(stage.tmp, meta)
         if check:
-            meta["parity"] = check_parity(Bundle(tmp), run.model, x, y)
+            meta["parity"] = check_parity(Bundle(stage.tmp), run.model, x, y)
             if failures := _parity_failures(meta["parity"]):
                 raise RuntimeError(f"The exported model does not match the trained one on {len(x)} test images: {'; '.join(failures)}.")
-            write_atomic(tmp/"meta.json", json.dumps(meta, indent=2))
-        os.replace(tmp, folder)  # over the empty folder that claimed the name
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        folder.rmdir()
-        raise
-    log.info("Exported %s to %s (%s)", run.checkpoint, folder, ", ".join(sorted(meta["files"])))
-    return folder
+            _write_meta(stage.tmp, meta)
+    log.info("Exported %s to %s (%s)", run.checkpoint, stage.final, ", ".join(sorted(meta["files"])))
+    return stage.final
+
 
 # %% ../nbs/60_export.ipynb #804aa108
 def main(argv: list[str] | None = None):
@@ -364,8 +379,10 @@ def main(argv: list[str] | None = None):
                         "images) and model_int8.pt2 (torchao's dynamic int8 of the Linear layers)")
     parser.add_argument("--aoti", action="store_true", help="also model_aoti.pt2: compiled ahead of time by AOTInductor for this machine")
     parser.add_argument("--no-check", action="store_true", help="skip the parity check on the run's test split (when its data is not here)")
+    parser.add_argument("--unfinished", action="store_true", help="export a run that has not finished: its best checkpoint so far")
     args = parser.parse_args(argv)
-    with exit_on_user_error(): export_bundle(args.path, out=args.out, int8=args.int8, aoti=args.aoti, check=not args.no_check)
+    with exit_on_user_error():
+        export_bundle(args.path, out=args.out, int8=args.int8, aoti=args.aoti, check=not args.no_check, unfinished=args.unfinished)
 
 if __name__ == "__main__" and not hasattr(builtins, "__IPYTHON__"):  # not when this notebook runs
     import project_name.export

@@ -10,7 +10,7 @@ import random
 import re
 
 # %% auto #0
-__all__ = ['SECRET_KEY', 'ConfigError', 'snake_case', 'get_device', 'seed_everything', 'redact_secrets']
+__all__ = ['SECRET_KEY', 'ConfigError', 'snake_case', 'get_device', 'seed_everything', 'redact_text', 'redact_secrets']
 
 # %% ../../nbs/00_utils.core.ipynb #7ea29612
 class ConfigError(ValueError):
@@ -62,17 +62,21 @@ def seed_everything(seed: int,                  # the one seed for python, numpy
     return seed
 
 # %% ../../nbs/00_utils.core.ipynb #b6b729e2
-SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|passwd|credential)", re.I)
+SECRET_KEY = re.compile(r"(api[_-]?key|(?<![a-z])key(?![a-z])|token|secret|passw(or)?d|credential)", re.I)
+_SECRET_WORD = re.compile(r"(?P<key>[\w.+~/@-]*?" + SECRET_KEY.pattern + r"[\w.-]*)=(?P<value>\$\{[^}]*\}|'[^']*'|\"[^\"]*\"|[^\s,]+)", re.I)
 
 def _secret_env_values() -> set[str]:
-    return {v for k, v in os.environ.items() if SECRET_KEY.search(k) and len(v) >= 8}
+    return {v for k, v in os.environ.items() if SECRET_KEY.search(k) and len(v) >= 6}
+
+def redact_text(text: str, _secrets: set[str] | None = None) -> str:
+    "`text` with the values of secret-looking `key=value` words and of secret environment variables replaced by '***'."
+    for s in sorted(_secret_env_values() if _secrets is None else _secrets, key=len, reverse=True): text = text.replace(s, "***")
+    return _SECRET_WORD.sub(lambda m: m[0] if m["value"].startswith("${") else f"{m['key']}=***", text)
 
 def redact_secrets(obj, _secrets: set[str] | None = None):
-    "A copy of plain container `obj` with secret-looking keys and secret environment values replaced by '***'."
+    "A copy of plain container `obj` with secret-looking keys, `key=value` strings and secret environment values replaced by '***'."
     secrets = _secret_env_values() if _secrets is None else _secrets
     if isinstance(obj, dict):
         return {k: "***" if SECRET_KEY.search(str(k)) and v is not None else redact_secrets(v, secrets) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)): return type(obj)(redact_secrets(v, secrets) for v in obj)
-    if isinstance(obj, str):
-        for s in secrets: obj = obj.replace(s, "***")
-    return obj
+    return redact_text(obj, secrets) if isinstance(obj, str) else obj

@@ -5,11 +5,21 @@
 # %% ../../nbs/03_utils.files.ipynb #5f1d88d1
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import os
+import re
+import shutil
+import socket
+from contextlib import contextmanager
 from pathlib import Path
 
+from .core import ConfigError, redact_text
+
 # %% auto #0
-__all__ = ['first_free', 'claim_free_path', 'write_atomic']
+__all__ = ['NO_SPACE', 'first_free', 'claim_free_path', 'write_atomic', 'no_space', 'no_space_error', 'stale_staging', 'Staged',
+           'staged_folder', 'FolderLock']
 
 # %% ../../nbs/03_utils.files.ipynb #03912ce6
 def first_free(path: str | Path, take, # candidate -> True once it is claimed, False when it is taken
@@ -41,5 +51,109 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
     try:
         tmp.write_bytes(data.encode() if isinstance(data, str) else data)
         os.replace(tmp, path)
+    except OSError as e:
+        if no_space(e): raise no_space_error(path, f"The previous {path.name}, if any, is kept.", e) from None
+        raise
     finally: tmp.unlink(missing_ok=True)
     return path
+
+# %% ../../nbs/03_utils.files.ipynb #37f8e978
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+def no_space(e: BaseException) -> bool:
+    "`e` is a write that failed for want of space: a full disk, a quota, a file size limit (torch's writers say 'write failed')."
+    return getattr(e, "errno", None) in NO_SPACE or (isinstance(e, RuntimeError) and "write failed" in str(e))
+
+def _free_mb(path: Path) -> str:
+    folder = next((p for p in [path, *path.parents] if p.exists()), Path("/"))
+    return f"{shutil.disk_usage(folder).free / 2**20:.1f} MB free"
+
+def no_space_error(path: str | Path, kept: str, e: BaseException | None = None) -> ConfigError:
+    "The message for a write of `path` that ran out of space: the disk, what is free there, and `kept` (what is still there)."
+    path = Path(path)
+    why = "no space left on the disk" if getattr(e, "errno", errno.ENOSPC) != errno.EFBIG else "a file size limit (ulimit -f) on"
+    return ConfigError(f"Could not write {path}: {why} of {path.parent} ({_free_mb(path.parent)}). {kept} "
+                       "Free some space (or write to another disk) and run the command again.")
+
+# %% ../../nbs/03_utils.files.ipynb #46f88f88
+def _alive(pid: int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass  # another user's process
+    return True
+
+def stale_staging(path: str | Path) -> list[Path]:
+    "The staging folders of `path` left by processes of this host that are gone."
+    path, host = Path(path), socket.gethostname()
+    found = re.compile(rf"\.{re.escape(path.name)}\.(?P<host>.+)-(?P<pid>\d+)\.tmp")
+    return [p for p in (path.parent.iterdir() if path.parent.is_dir() else [])
+            if (m := found.fullmatch(p.name)) and m["host"] == host and not _alive(int(m["pid"]))]
+
+def _move(tmp: Path, candidate: Path) -> bool:
+    "Rename folder `tmp` to `candidate`, unless `candidate` is a file or a folder with something in it."
+    if candidate.is_file() or (candidate.is_dir() and any(candidate.iterdir())): return False
+    try: os.rename(tmp, candidate)  # over an empty folder too
+    except OSError as e:
+        if e.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR): return False
+        raise
+    return True
+
+class Staged:
+    "A staging folder (`tmp`) for the folder of results `path`; `final` is the name it got, once complete."
+    def __init__(self, path: Path):
+        self.path, self.final = path, None
+        self.tmp = path.with_name(f".{path.name}.{socket.gethostname()}-{os.getpid()}.tmp")
+
+@contextmanager
+def staged_folder(path: str | Path) -> Staged:
+    "Write a folder of results through a staging folder beside `path`, renamed to `path` or the first free `path_N` at the end."
+    stage = Staged(Path(path))
+    try: stage.path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise ConfigError(f"Cannot create {stage.path.parent}: {e.strerror or e}. Give a folder that can be written.") from None
+    for old in stale_staging(stage.path): shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(stage.tmp, ignore_errors=True)
+    try:
+        stage.tmp.mkdir()
+        yield stage
+        stage.final = first_free(stage.path, lambda c: _move(stage.tmp, c), what="folder")
+    except BaseException as e:
+        shutil.rmtree(stage.tmp, ignore_errors=True)
+        if no_space(e): raise no_space_error(stage.tmp, f"Nothing was written: the unfinished {stage.path.name} is removed.", e) from None
+        raise
+
+# %% ../../nbs/03_utils.files.ipynb #4674f641
+def _holder(path: Path) -> str:
+    "The process that holds the lock on folder `path`, as '<pid> (<command line>)', where the system says."
+    inode = os.stat(path).st_ino
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/locks").read_text().splitlines():
+            parts = line.split()
+            if "FLOCK" in parts and len(parts) > 5 and parts[5].rsplit(":", 1)[-1] == str(inode):
+                pid = parts[4]
+                with contextlib.suppress(OSError):
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+                    return f"process {pid} ({redact_text(command)[:200]})"
+                return f"process {pid}"
+    return "another process"
+
+class FolderLock:
+    "An exclusive lock on folder `path` for this process, until `release` (or the process ends); a second one fails, naming the holder."
+    def __init__(self, path: str | Path,
+                 fix: str = "wait for it to end"): # what to do instead, for the message
+        self.path, self.fix, self.fd = Path(path), fix, None
+
+    def acquire(self) -> "FolderLock":
+        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ConfigError(f"{self.path} is in use by {_holder(self.path)}: {self.fix}.") from None
+        self.fd = fd
+        return self
+
+    def release(self):
+        if self.fd is not None: os.close(self.fd)
+        self.fd = None
+
+    def __enter__(self): return self.acquire()
+    def __exit__(self, *exc): self.release()
