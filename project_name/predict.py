@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import builtins
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +26,14 @@ log = get_logger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'TENSOR_EXTENSIONS', 'find_inputs', 'read_tensor_file', 'Inputs', 'read_inputs', 'preprocess', 'top_k_table',
-           'Predictions', 'predict', 'write_predictions', 'main', 'cli']
+           'Predictions', 'predict', 'prediction_path', 'write_predictions', 'main', 'cli']
 
 # %% ../nbs/61_predict.ipynb #72e4ce2b
 TENSOR_EXTENSIONS = (".npy", ".pt")
 
 def _images_in(folder: Path) -> list[Path]:
-    return sorted(f for f in folder.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file()
+    "The image files below `folder` (hidden ones left out), and links with an image's name that lead nowhere (a loop): reading names them."
+    return sorted(f for f in folder.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS and (f.is_file() or f.is_symlink())
                   and not any(part.startswith(".") for part in f.relative_to(folder).parts))
 
 def find_inputs(inputs: str | Path | list) -> list[Path]:
@@ -50,8 +52,10 @@ def find_inputs(inputs: str | Path | list) -> list[Path]:
         else: raise ConfigError(f"inputs: {path} does not exist. Give an image, a folder of images, or a .npy/.pt file.")
     return files
 
-def read_tensor_file(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
-    "The (N, C, H, W) float32 images in [0, 1] of a .npy or .pt file, which must hold images of `shape` (C, H, W)."
+def read_tensor_file(path: Path, shape: tuple[int, int, int],
+                     input_scale: float = 1, # the value of white in a float file: 1 (images in [0, 1]) or 255
+                    ) -> np.ndarray:
+    "The (N, C, H, W) float32 images in [0, 1] of a .npy or .pt file, which must hold finite images of `shape` (C, H, W) in [0, `input_scale`]."
     try:
         if path.suffix.lower() == ".npy": array = np.load(path, allow_pickle=False)
         else:
@@ -66,7 +70,21 @@ def read_tensor_file(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
         c, h, w = shape
         raise ConfigError(f"{path} holds an array of shape {tuple(array.shape)}, but the bundle's model takes (N, {c}, {h}, {w}): "
                           f"{c} channel(s) of {h}x{w} pixels.")
-    return array.astype(np.float32) / 255 if array.dtype == np.uint8 else array.astype(np.float32)
+    if array.dtype == np.uint8: return array.astype(np.float32) / 255
+    return _in_unit_range(array.astype(np.float32) / input_scale, path, input_scale)
+
+def _in_unit_range(x: np.ndarray, path: Path, input_scale: float) -> np.ndarray:
+    "`x`, once every value is finite and in [0, 1]: anything else would be predicted, with confidence, from nonsense."
+    if not np.isfinite(x).all():
+        bad = ~np.isfinite(x.reshape(len(x), -1)).all(1)
+        raise ConfigError(f"{path} holds NaN or infinite values (in {int(bad.sum())} of its {len(x)} images, the first at [{int(bad.argmax())}]): "
+                          "fix or drop those images.")
+    if x.min() < 0 or x.max() > 1:
+        lo, hi = float(x.min() * input_scale), float(x.max() * input_scale)
+        hint = " Its values look like 0-255: give input_scale=255." if input_scale == 1 and hi <= 255 else ""
+        raise ConfigError(f"{path} holds values from {lo:g} to {hi:g}, outside [0, {input_scale:g}] (input_scale={input_scale:g}): "
+                          f"images must be in [0, 1] (or uint8 0-255).{hint}")
+    return x
 
 # %% ../nbs/61_predict.ipynb #234552b3
 @dataclass
@@ -95,33 +113,44 @@ def _read_rows(f: Path, spec: dict, class_names: list[str]) -> tuple[np.ndarray,
     if target not in frame.columns: return x, np.full(len(x), -1)
     return x, np.array([class_names.index(c) if c in class_names else -1 for c in map(_category, frame[target])])
 
+def _shown(path: Path) -> str:
+    "`path` as text; a name that is not UTF-8 is an error that shows it (with its odd bytes replaced)."
+    try: return str(path).encode("utf-8").decode()
+    except UnicodeEncodeError:
+        raise ConfigError(f"{os.fsencode(path).decode('utf-8', 'replace')}: the file's name is not valid UTF-8, so it cannot be written "
+                          "to predictions.csv. Rename it.") from None
+
 def read_inputs(inputs, spec: dict, # a bundle's meta.json `input`
                 on_error: str = "fail", # a file that cannot be read: fail, or skip it (and name it)
                 class_names: list[str] | None = None, # the bundle's: to find each input's class, where it has one
+                input_scale: float = 1, # the value of white in float tensor files: 1 or 255
+                max_pixels: int | None = None, # the largest image read (default: Pillow's guard)
                ) -> Inputs:
     "Every image (or table row) that `inputs` names, read as the bundle's model expects; all of them before any prediction."
     if on_error not in ("fail", "skip"): raise ConfigError(f"on_error={on_error!r}: use fail or skip.")
+    if input_scale not in (1, 255): raise ConfigError(f"input_scale={input_scale!r}: use 1 (float images in [0, 1]) or 255 (in 0-255).")
     table = spec.get("layout") == "NF"
     names, arrays, labels, skipped = [], [], [], []
     for f in find_inputs(inputs):
         try:
+            shown = _shown(f)
             if table != (f.suffix.lower() in TABLE_EXTENSIONS):
                 raise ConfigError(f"{f}: this bundle's model takes {'the rows of a table (.csv, .parquet)' if table else 'images'}, not {f.suffix} files.")
             if table:
                 array, found = _read_rows(f, spec, class_names or [])
                 names += [f"{f}[{i}]" for i in range(len(array))]
             elif f.suffix.lower() in TENSOR_EXTENSIONS:
-                array = read_tensor_file(f, (spec["channels"], spec["height"], spec["width"]))
+                array = read_tensor_file(f, (spec["channels"], spec["height"], spec["width"]), input_scale)
                 found = np.full(len(array), -1)
                 names += [f"{f}[{i}]" for i in range(len(array))]
             else:
-                array = read_image(f, spec["height"], spec["channels"]).numpy()[None]
+                array = read_image(f, spec["height"], spec["channels"], max_pixels).numpy()[None]
                 found = np.array([_folder_label(f, inputs, class_names or [])])
-                names.append(str(f))
+                names.append(shown)
             arrays.append(array); labels.append(found)
         except ConfigError as e:
             if on_error == "fail": raise ConfigError(f"{e} (on_error=skip predicts the other inputs and names those it skips)") from None
-            skipped.append((str(f), str(e)))
+            skipped.append((os.fsencode(f).decode("utf-8", "replace"), str(e)))
             log.warning("Skipped: %s", e)
     if not arrays: raise ConfigError(f"None of the {len(skipped)} input file(s) could be read.")
     labels = np.concatenate(labels)
@@ -181,12 +210,15 @@ def _positive_int(value, name: str) -> int:
 
 def predict(bundle: str | Path | Bundle, inputs, # see `find_inputs`
             backend: str = "onnx", # onnx, torch, or an optional artifact of the bundle (int8, aoti)
-            batch_size: int = 64, top_k: int = 3, on_error: str = "fail") -> Predictions:
+            batch_size: int = 64, top_k: int = 3, on_error: str = "fail",
+            input_scale: float = 1, # the value of white in float tensor files: 1 or 255
+            max_pixels: int | None = None, # the largest image read (default: Pillow's guard against decompression bombs)
+           ) -> Predictions:
     "The bundle's predictions for `inputs`, preprocessed as its meta.json says."
     bundle = bundle if isinstance(bundle, Bundle) else Bundle(bundle)
     batch_size, top_k = _positive_int(batch_size, "batch_size"), _positive_int(top_k, "top_k")
     run = bundle.runner(backend)
-    inputs = read_inputs(inputs, bundle.meta["input"], on_error, bundle.class_names)
+    inputs = read_inputs(inputs, bundle.meta["input"], on_error, bundle.class_names, input_scale, max_pixels)
     logits = in_batches(run, preprocess(inputs.images, bundle.meta["input"]), batch_size)
     table = top_k_table(inputs.names, logits, bundle.class_names, top_k)
     if inputs.labels is not None: table.insert(1, "true", [bundle.class_names[t] for t in inputs.labels])
@@ -202,8 +234,17 @@ def _write_scores(predictions: Predictions, path: Path):
     plot_confusion_matrix(cm, predictions.class_names, path.with_suffix(".confusion_matrix.png"))
     log.info("Accuracy %.4f on %d labelled inputs (%s)", predictions.accuracy, len(predictions.table), path.with_suffix(".metrics.json"))
 
+def prediction_path(output: str | Path) -> Path:
+    "Where `output=` asks for the table: the file, or `predictions.csv` in a folder; a path under a file is an error."
+    path = Path(output).expanduser()
+    if path.is_dir(): return path/"predictions.csv"
+    if above := next((p for p in path.parents if p.exists() and not p.is_dir()), None):
+        raise ConfigError(f"output={output}: {above} is a file, so nothing can be written below it. Give a file name (e.g. predictions.csv) or a folder.")
+    return path
+
 def write_predictions(predictions: Predictions, output: str | Path = "predictions.csv") -> Path:
-    "Write the table as CSV to `output`, or to the next free name beside it when `output` exists."
+    "Write the table as CSV to `output` (a folder: `<folder>/predictions.csv`), or to the next free name beside it when that exists."
+    output = prediction_path(output)
     path = claim_free_path(output)
     try:
         write_atomic(path, predictions.table.to_csv(index=False))
@@ -225,8 +266,9 @@ def main(cfg: DictConfig):
     "The Hydra entry point: predict `cfg.inputs` with `cfg.bundle` and write `cfg.output`."
     with exit_on_user_error():
         _given(cfg)
+        prediction_path(cfg.output)  # before any work
         inputs = OmegaConf.to_container(cfg.inputs) if OmegaConf.is_list(cfg.inputs) else cfg.inputs
-        predictions = predict(cfg.bundle, inputs, cfg.backend, cfg.batch_size, cfg.top_k, cfg.on_error)
+        predictions = predict(cfg.bundle, inputs, cfg.backend, cfg.batch_size, cfg.top_k, cfg.on_error, cfg.input_scale, cfg.max_pixels)
         path = write_predictions(predictions, cfg.output)
     skipped = f", skipped {len(predictions.inputs.skipped)}" if predictions.inputs.skipped else ""
     log.info("Predicted %d images with %s (%s)%s: %s", len(predictions.table), cfg.bundle, cfg.backend, skipped, path)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -137,18 +138,38 @@ def resolve_data_path(path: str | Path) -> Path:
 
 # %% ../../nbs/11_data.datasets.ipynb #1afba387
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+_DEEP = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I": 65535}  # 16-bit modes (a 16-bit PNG opens as I or I;16): full scale
 
-def read_image(path: Path | str, image_size: int, channels: int = 3) -> torch.Tensor:
-    "Image file `path` as a float (C, image_size, image_size) tensor in [0, 1]; an unreadable file is an error naming it."
+def _pixels(img, channels: int, image_size: int) -> np.ndarray:
+    "The image as float32 (H, W) or (H, W, 3) in [0, 1], resized: 8-bit images as they are, 16-bit ones scaled from 65535."
+    from PIL import Image
+    if img.mode in _DEEP:
+        gray = Image.fromarray(np.asarray(img, dtype=np.float32) / _DEEP[img.mode], mode="F").resize((image_size, image_size), Image.BILINEAR)
+        arr = np.clip(np.asarray(gray, dtype=np.float32), 0, 1)
+        return np.repeat(arr[..., None], 3, axis=2) if channels == 3 else arr
+    img = img.convert("RGB" if channels == 3 else "L").resize((image_size, image_size), Image.BILINEAR)
+    return np.asarray(img, dtype=np.float32) / 255
+
+def read_image(path: Path | str, image_size: int, channels: int = 3,
+               max_pixels: int | None = None) -> torch.Tensor: # the largest image read (default: Pillow's guard, MAX_IMAGE_PIXELS)
+    "Image file `path` as a float (C, image_size, image_size) tensor in [0, 1]; an unreadable or too large file is an error naming it."
     from PIL import Image, UnidentifiedImageError
+    limit = max_pixels or Image.MAX_IMAGE_PIXELS
     try:
-        with Image.open(path) as img:
-            img = img.convert("RGB" if channels == 3 else "L").resize((image_size, image_size), Image.BILINEAR)
-            arr = np.asarray(img, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError) as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit below says it, once
+            with Image.open(path) as img:
+                if img.width * img.height > limit:
+                    raise ConfigError(f"Image file {path} is {img.width}x{img.height} pixels, more than the limit of {limit:,} "
+                                      "(max_pixels; Pillow's guard against decompression bombs). Resize it, or raise max_pixels.")
+                arr = _pixels(img, channels, image_size)
+    except Image.DecompressionBombError as e:
+        raise ConfigError(f"Image file {path} is too large to read: {e} Resize it, or raise max_pixels.") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise ConfigError(f"Cannot read image file {path}: {e}. Remove or replace it.") from None
     t = torch.from_numpy(arr.copy())
-    return (t[None] if t.ndim == 2 else t.permute(2, 0, 1)).float().div_(255)
+    return t[None] if t.ndim == 2 else t.permute(2, 0, 1)
+
 
 class ImageFiles(Dataset):
     "Labelled image files, read and resized when indexed."
