@@ -9,7 +9,7 @@ import copy
 import csv
 import io
 import json
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from .utils.config import redact_secrets, validate_config
 from .utils.distributed import broadcast_object, init_distributed
 from .runs import JobLog, RunDir
-from .utils.files import write_atomic
+from .utils.files import FolderLock, write_atomic
 from .utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -85,11 +85,13 @@ def several_runs(cfg: DictConfig) -> bool:
     ev = cfg.get("evaluation") or {}
     return bool(ev.get("folds") and ev.get("fold") is None) or (ev.get("repeats") or 1) > 1
 
-def _cv_folder(cfg: DictConfig, jobs: list[dict]) -> Path:
-    "The cross-validation's folder: the one there with resume=auto, else a newly claimed one, with its config and its runs."
+def _cv_folder(cfg: DictConfig, jobs: list[dict], locks: ExitStack) -> Path:
+    "The cross-validation's folder, held by this command: the one there with resume=auto, else a newly claimed one, with its config and its runs."
     out = RunDir(cfg.paths.output_dir)
-    if cfg.training.get("resume") == "auto" and (out/CV_MARKER).is_file(): return out.path
-    folder = RunDir.claim(out.path)
+    if cfg.training.get("resume") == "auto" and (out/CV_MARKER).is_file():
+        locks.enter_context(FolderLock(out.path, "wait for it to end: the same command then continues where it stopped"))
+        return out.path
+    folder = RunDir.claim(out.path, hold=locks)
     pinned = copy.deepcopy(cfg)
     with open_dict(pinned): pinned.paths.output_dir = str(folder)
     folder.write_config(redact_secrets(OmegaConf.to_container(pinned, resolve=True)))  # the runs keep their overrides
@@ -108,11 +110,14 @@ def cross_validate(cfg: DictConfig,
                    run, # one run of a config: `project_name.train.run`
                    overrides: list[str] | None = None) -> dict:
     "Train each fold and seed of `cfg` as its own run in one folder, then summarize them; return the summary's means, the runs and the folder."
+    with ExitStack() as locks: return _cross_validate(cfg, run, overrides, locks)  # one command works in the folder at a time
+
+def _cross_validate(cfg: DictConfig, run, overrides: list[str] | None, locks: ExitStack) -> dict:
     validate_config(cfg)
     rank, _ = init_distributed()
     jobs = cv_jobs(cfg)
     job_log = JobLog.of_hydra_job()  # Hydra's log waits for the folder, as a run's does
-    folder = Path(broadcast_object(str(_cv_folder(cfg, jobs)) if rank == 0 else None))
+    folder = Path(broadcast_object(str(_cv_folder(cfg, jobs, locks)) if rank == 0 else None))
     job_log.write_to(folder)
     log.info("%d runs (%s) in %s", len(jobs), ", ".join(j["name"] for j in jobs), folder)
     runs = []

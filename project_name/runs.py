@@ -5,6 +5,7 @@
 # %% ../nbs/50_runs.ipynb #2b58e7ce
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from .models.base import load_checkpoint, model_from_checkpoint, run_checkpoint
 from fastcore.basics import patch
 
 from .utils.core import ConfigError, redact_secrets
-from .utils.files import first_free, write_atomic
+from .utils.files import FolderLock, first_free, write_atomic
 from .utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -50,16 +51,21 @@ class RunDir:
         return (self.path/"config.yaml").is_file() and not self.holds_results()
 
     @classmethod
-    def claim(cls, path: str | Path) -> RunDir:
-        "`path`, or the first free `path_N`: created, and claimed by an empty config.yaml made exclusively."
+    def claim(cls, path: str | Path,
+              hold: contextlib.ExitStack | None = None, # keep the claimed folder locked until it closes
+             ) -> RunDir:
+        "`path`, or the first free `path_N`: created, and claimed by an empty config.yaml made exclusively (a folder another command holds is not free)."
         def take(candidate: Path) -> bool:
             try: candidate.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise ConfigError(f"Cannot create the run directory {candidate}: {e.strerror or e}. "
                                   "Set paths.output_dir to a writable folder.") from None
-            if cls(candidate).holds_results(): return False
+            try: lock = FolderLock(candidate).acquire()
+            except ConfigError: return False  # another command works there
+            if cls(candidate).holds_results(): lock.release(); return False
             try: open(candidate/"config.yaml", "x").close()
-            except FileExistsError: return False
+            except FileExistsError: lock.release(); return False
+            hold.callback(lock.release) if hold is not None else lock.release()
             return True
         run = cls(first_free(path, take, what="run directory"))
         if run.path != Path(path): log.info("%s holds another run; this run writes to %s", path, run.path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import copy
+import fnmatch
 import json
 import logging
 import math
@@ -20,8 +21,9 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from .utils.config import (ConfigError, check_overrides, exit_on_user_error, find_config_dir, get_device, optuna_trial_job,
-                                       redact_secrets, seed_everything, validate_config)
+from .utils.config import (ConfigError, check_overrides, exit_on_user_error, find_config_dir, flatten, get_device,
+                                       optuna_trial_job, read_yaml, redact_secrets, seed_everything, validate_config)
+from .utils.files import FolderLock, write_atomic
 from .runs import JobLog, RunDir, run_fold
 from .utils.distributed import barrier, broadcast_object, init_distributed, local_device
 from .utils.logging import get_logger
@@ -29,7 +31,8 @@ from .utils.logging import get_logger
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'FEW_STEPS', 'build_metrics', 'build_callbacks', 'build_trainer', 'run', 'experiment', 'main', 'cli']
+__all__ = ['log', 'FEW_STEPS', 'RESUME_MAY_DIFFER', 'build_metrics', 'build_callbacks', 'build_trainer', 'resume_changes', 'run',
+           'experiment', 'main', 'cli']
 
 # %% ../nbs/51_train.ipynb #32741243
 def _evaluate(trainer, loaders, out_dir: RunDir, wandb_run, log_artifacts: bool) -> dict:
@@ -66,7 +69,6 @@ def _feature_importance(model, loaders, out_dir: RunDir):
     "For a table: the permutation importance of each column on the test split, in feature_importance.csv and its plot."
     from project_name.data.tabular import TablePreprocessor
     from project_name.evaluation.interpret import permutation_importance, plot_feature_importance
-    from project_name.utils.files import write_atomic
     if "preprocessing" not in loaders.meta: return None
     test = loaders.data.test
     if hasattr(test, "tensors"): x, y = test.tensors
@@ -141,9 +143,11 @@ def build_trainer(cfg: DictConfig, model,
                      seed=cfg.get("seed", 0), config=config if config is not None else redact_secrets(OmegaConf.to_container(cfg, resolve=True)))
 
 # %% ../nbs/51_train.ipynb #e8c84101
-def _finished(cfg: DictConfig) -> dict | None:
-    "With resume=auto, the metrics of the run directory's run when it has finished what `cfg` asks."
-    return RunDir(cfg.paths.output_dir).finished(cfg.training.epochs) if cfg.training.get("resume") == "auto" else None
+def _finished(cfg: DictConfig) -> tuple[RunDir, dict] | None:
+    "Resuming (auto, or a run named), the run directory and metrics of a run that has finished what `cfg` asks."
+    if (resume := cfg.training.get("resume")) is None: return None
+    run_dir, _ = RunDir.resuming(cfg.paths.output_dir, resume)
+    return (run_dir, done) if (done := run_dir.finished(cfg.training.epochs)) is not None else None
 
 def _seeded_device(cfg: DictConfig, world: int) -> torch.device:
     "Seed everything and pick the device (under torchrun on GPUs, this process's own)."
@@ -181,6 +185,56 @@ def _missing_from_wandb(cfg: DictConfig, out_dir: Path, ckpt: dict | None) -> li
     have = logged_epochs(out_dir, ckpt["wandb_run_id"])
     return [(row, step) for row, step in zip(ckpt["history"], ckpt.get("epoch_steps", [])) if row["epoch"] not in have]
 
+RESUME_MAY_DIFFER = ("training.epochs", "training.resume", "training.resume_override", "training.log_interval", "training.compile",
+                     "training.cudnn_benchmark", "training.limit_batches", "data.num_workers", "data.pin_memory",
+                     "data.persistent_workers", "data.eval_batch_size", "*.root", "*_dir")  # they leave the run what it was
+_RUN_PARTS = ("seed", "model", "data", "training", "metrics", "evaluation")
+
+def resume_changes(config: dict, saved: dict) -> dict[str, tuple]:
+    "What `config` changes from a checkpoint's `saved` config in the parts that make the run (seed, model, data, training, ...): key -> (was, now)."
+    def flat(c: dict) -> dict:
+        keys = flatten({part: c[part] for part in _RUN_PARTS if part in c})
+        return {k: v for k, v in keys.items() if not any(fnmatch.fnmatch(k, pattern) for pattern in RESUME_MAY_DIFFER)}
+    now, was = flat(config), flat(saved)
+    unset = "(not set)"
+    return {k: (was.get(k, unset), now.get(k, unset)) for k in sorted(now.keys() | was.keys()) if was.get(k, unset) != now.get(k, unset)}
+
+def _checked_resume(cfg: DictConfig, ckpt: dict | None, resume: Path | None) -> dict[str, tuple]:
+    "The changes a resume makes to its run: refused (before anything is written) unless training.resume_override=true accepts them."
+    if ckpt is None: return {}
+    changes = resume_changes(redact_secrets(OmegaConf.to_container(cfg, resolve=True)), ckpt["config"])
+    if changes and not cfg.training.get("resume_override"):
+        listed = "; ".join(f"{k}: {was!r} -> {now!r}" for k, (was, now) in list(changes.items())[:8])
+        more = f"; and {len(changes) - 8} more" if len(changes) > 8 else ""
+        raise ConfigError(f"training.resume={cfg.training.resume}: this command changes the run that {resume} continues ({listed}{more}). "
+                          "Drop those overrides to continue the run as it was, start a new run (without training.resume), or "
+                          "accept the changes on purpose with training.resume_override=true (the run records them).")
+    return changes
+
+def _record_resume_changes(out_dir: RunDir, resume: Path, ckpt: dict, changes: dict):
+    "Accepted changes of a resumed run, said in its log and added to its `resume_overrides.yaml`."
+    from datetime import datetime, timezone
+    import yaml
+    log.warning("Resuming with %d change(s) accepted (training.resume_override=true): %s", len(changes),
+                "; ".join(f"{k}: {was!r} -> {now!r}" for k, (was, now) in changes.items()))
+    path = out_dir/"resume_overrides.yaml"
+    entries = (read_yaml(path) if path.is_file() else None) or []
+    entries.append({"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "checkpoint": str(resume), "epoch": ckpt["epoch"],
+                    "changes": {k: {"was": was, "now": now} for k, (was, now) in changes.items()}})
+    write_atomic(path, yaml.safe_dump(entries, sort_keys=False))
+
+def _check_fit(cfg: DictConfig, model, loaders, device, ckpt: dict | None, resume: Path | None):
+    "What the fit would refuse at its start (a schedule too short, or not the checkpoint's), said before the run directory exists."
+    build_trainer(cfg, model, callbacks=[], device=device).check_fit(loaders.train, ckpt, resume)
+
+def _hold(folder: RunDir, locks: contextlib.ExitStack, rank: int):
+    "Rank 0 holds `folder` for this run; another command working in it stops this one (every process learns so)."
+    error = None
+    if rank == 0:
+        try: locks.enter_context(FolderLock(folder.path, "wait for it to end, or give another paths.output_dir"))
+        except ConfigError as e: error = str(e)
+    if (error := broadcast_object(error)) is not None: raise ConfigError(error)
+
 def _with_found_lr(cfg: DictConfig, model, loaders, device, ckpt: dict | None, world: int):
     "With training.lr_find, `cfg` with the range test's suggestion (valley) as its learning rate, and the test's record."
     if not cfg.training.get("lr_find"): return cfg, None
@@ -197,12 +251,12 @@ def _write_lr_find(out_dir: RunDir, finder):
     finder.plot(out_dir/"plots"/"lr_find.png")
     out_dir.write_json("lr_find.json", finder.summary())
 
-def _claim_run_dir(cfg: DictConfig, out_dir: RunDir, resume: Path | None, rank: int) -> RunDir:
-    "The resumed run's directory, or one claimed for this run by rank 0 (`<dir>_N` when `<dir>` holds another run)."
+def _claim_run_dir(cfg: DictConfig, out_dir: RunDir, resume: Path | None, rank: int, locks: contextlib.ExitStack) -> RunDir:
+    "The resumed run's directory, or one claimed (and held) for this run by rank 0 (`<dir>_N` when `<dir>` holds another run)."
     if resume is not None: return out_dir
     def claim() -> RunDir:  # rank 0 decides, once: another rank would see the directory rank 0 has just claimed
         if cfg.training.get("resume") == "auto" and out_dir.claimed_without_checkpoint(): return out_dir  # died before its first checkpoint
-        return RunDir.claim(out_dir.path)
+        return RunDir.claim(out_dir.path, hold=locks)
     return broadcast_object(claim() if rank == 0 else None)
 
 def _with_data_transforms(cfg: DictConfig, data) -> DictConfig:
@@ -228,11 +282,12 @@ def _trial_callbacks() -> list:
     from project_name.search import trial_callbacks
     return trial_callbacks()
 
-def _fit_and_test(trainer, loaders, resume: Path | None, out_dir: RunDir, wandb_run, log_artifacts: bool) -> dict:
+def _fit_and_test(trainer, loaders, resume: Path | None, out_dir: RunDir, wandb_run, log_artifacts: bool,
+                  new_hyperparameters: bool = False) -> dict:
     "Fit, test the best checkpoint and write the report; close W&B; after a stop signal, hand it on."
     metrics = {"output_dir": str(out_dir), "stop_reason": None}
     try:
-        trainer.fit(loaders.train, loaders.val, resume=resume)
+        trainer.fit(loaders.train, loaders.val, resume=resume, new_hyperparameters=new_hyperparameters)
         if trainer.interrupted_by is None: metrics = _evaluate(trainer, loaders, out_dir, wandb_run, log_artifacts)
     except KeyboardInterrupt:
         log.warning("Interrupted. To continue: training.resume=%s", out_dir)
@@ -250,22 +305,27 @@ def run(cfg: DictConfig,
         overrides: list[str] | None = None, # the command line's overrides, saved as overrides.yaml
        ) -> dict:
     "Train and test the experiment `cfg`; write its outputs to its run directory and return its metrics."
+    from project_name.cross_validation import several_runs
+    if several_runs(cfg): raise ConfigError("evaluation.folds and evaluation.repeats ask for several runs: call experiment(cfg), "
+                                             "which trains each as a run of its own (the command line and train.ipynb do).")
+    with contextlib.ExitStack() as locks: return _run(cfg, overrides, locks)  # the run's folder is held until it ends
+
+def _run(cfg: DictConfig, overrides: list[str] | None, locks: contextlib.ExitStack) -> dict:
     from project_name.data.datasets import build_loaders
     from project_name.models.base import build_model
     from project_name.training.callbacks import WandbCallback, requeue_on_user_signals
     from project_name.utils.wandb_utils import start_wandb, wandb_settings
-    from project_name.cross_validation import several_runs
-    if several_runs(cfg): raise ConfigError("evaluation.folds and evaluation.repeats ask for several runs: call experiment(cfg), "
-                                             "which trains each as a run of its own (the command line and train.ipynb do).")
     job_log = JobLog.of_hydra_job()                          # Hydra's log waits for the run directory
     if (done := _finished(cfg)) is not None:                  # (and a finished run's log is left as it is)
-        log.info("%s has finished; its results are kept (training.resume=auto)", cfg.paths.output_dir)
-        return done
+        log.info("%s has finished (%s epochs); it is left as it is (training.resume=%s)", done[0], done[1].get("epochs_completed"),
+                 cfg.training.resume)
+        return done[1]
     rank, world = init_distributed()                         # one process, or one of torchrun's
     requeue_on_user_signals()                                # in a SLURM job of submitit's: SIGUSR1 requeues too
     if rank > 0: logging.getLogger("project_name").setLevel(logging.WARNING)  # one process speaks
     validate_config(cfg)                                     # every value, before any work
     out_dir, resume = broadcast_object(RunDir.resuming(cfg.paths.output_dir, cfg.training.get("resume")))  # rank 0's clock names it
+    if cfg.training.get("resume") is not None and out_dir.path.is_dir(): _hold(out_dir, locks, rank)  # one command resumes a run
     device = _seeded_device(cfg, world)
     loaders = build_loaders(cfg.data, device=device, seed=cfg.seed, rank=rank, world_size=world, fold=run_fold(cfg))
     _warn_few_steps(cfg, loaders, world)
@@ -273,10 +333,13 @@ def run(cfg: DictConfig,
     model = build_model(cfg.model, loaders.meta)
     ckpt = _resume_checkpoint(resume, model)
     cfg, finder = _with_found_lr(cfg, model, loaders, device, ckpt, world)  # training.lr_find: the range test's learning rate
-    out_dir = _claim_run_dir(cfg, out_dir, resume, rank)     # only now: the data and the model are known to work
+    changes = _checked_resume(cfg, ckpt, resume)             # a resume that would change its run is refused here
+    _check_fit(cfg, model, loaders, device, ckpt, resume)    # and a schedule that cannot be
+    out_dir = _claim_run_dir(cfg, out_dir, resume, rank, locks)  # only now: everything that can fail has been checked
     job_log.write_to(out_dir) if rank == 0 else job_log.drop()  # the tasks of a SLURM job each have a Hydra job
     cfg, config = _pinned(cfg, out_dir, loaders.meta)
     if resume is None and rank == 0: out_dir.write_config(config, overrides)
+    if changes and rank == 0: _record_resume_changes(out_dir, resume, ckpt, changes)
     if finder is not None: _write_lr_find(out_dir, finder)
     log.info("Run directory: %s%s%s", out_dir, f" (resuming {resume})" if resume else "", f"; {world} processes" if world > 1 else "")
     missing = _missing_from_wandb(cfg, out_dir, ckpt) if rank == 0 else []  # read before this run adds its own files
@@ -284,7 +347,7 @@ def run(cfg: DictConfig,
     callbacks = build_callbacks(cfg) + _trial_callbacks() + ([WandbCallback(wandb_run)] if wandb_run is not None else [])
     for row, step in missing: callbacks[-1].log_epoch(row, step)  # the W&B callback, last
     trainer = build_trainer(cfg, model, callbacks=callbacks, device=device, config=config)
-    return _fit_and_test(trainer, loaders, resume, out_dir, wandb_run, bool((wandb_settings(cfg) or {}).get("log_artifacts")))
+    return _fit_and_test(trainer, loaders, resume, out_dir, wandb_run, bool((wandb_settings(cfg) or {}).get("log_artifacts")), bool(changes))
 
 def experiment(cfg: DictConfig, overrides: list[str] | None = None) -> dict:
     "The experiment `cfg` asks for: one `run`, or with evaluation.folds / repeats a run per fold and seed, and their summary."
@@ -300,10 +363,8 @@ def main(cfg: DictConfig) -> float | None:
     with open_dict(cfg): cfg.paths.output_dir = hc.runtime.output_dir
     with exit_on_user_error():
         try: metrics = experiment(cfg, overrides=OmegaConf.to_container(hc.overrides.task))  # as typed: ${...} not resolved
-        except BaseException:
-            with contextlib.suppress(OSError): Path(hc.runtime.output_dir).rmdir()  # Hydra made it; a run that wrote nothing leaves none
-            raise
         finally:
+            with contextlib.suppress(OSError): Path(hc.runtime.output_dir).rmdir()  # Hydra made it: left empty (a failed or resumed run), it goes
             if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
     return metrics.get(cfg.optimized_metric) if cfg.get("optimized_metric") else None
 

@@ -304,14 +304,20 @@ def save_checkpoint(self: MLTrainer, path: str | Path):
     if self.is_main: atomic_save(state, path)
 
 @patch
-def load_checkpoint(self: MLTrainer, path: str | Path):
+def load_checkpoint(self: MLTrainer, path: str | Path,
+                    new_hyperparameters: bool = False): # keep this trainer's optimizer settings (lr, weight decay, ...), not the checkpoint's
     "Continue from the checkpoint at `path`: weights, optimizer, scheduler, counters, callbacks and RNGs."
     ckpt = read_checkpoint(path, map_location=self.device)
     load_state(self.model, ckpt["model"], str(path))
+    settings = [{k: v for k, v in g.items() if k != "params"} for g in self.optimizer.param_groups]
     self.optimizer.load_state_dict(ckpt["optimizer"])
+    if new_hyperparameters:  # the moments are the checkpoint's, the settings this fit's (a schedule's peak, too)
+        for group, own in zip(self.optimizer.param_groups, settings): group.update(own)
     if self.scheduler is not None and ckpt["scheduler"] is not None:
         _check_same_schedule(self.scheduler.state_dict(), ckpt["scheduler"], path)
+        base_lrs = getattr(self.scheduler, "base_lrs", None)
         self.scheduler.load_state_dict(ckpt["scheduler"])
+        if new_hyperparameters and base_lrs is not None: self.scheduler.base_lrs = base_lrs
     self.scaler.load_state_dict(ckpt["scaler"])
     self.epoch, self.global_step, self.history = ckpt["epoch"], ckpt["global_step"], ckpt["history"]
     self.epoch_steps = ckpt.get("epoch_steps", [])
@@ -338,9 +344,23 @@ def _build_scheduler(self: MLTrainer, total_steps: int):
                          "steps: train longer, or remove it with ~training.scheduler.") from None
 
 @patch
+def planned_scheduler(self: MLTrainer, train_loader):
+    "A new scheduler for a fit over `train_loader` (None without one): its length is known before the fit starts."
+    per_epoch = math.ceil(_limit(len(train_loader), self.limit_batches) / self.grad_accum_steps)
+    return self._build_scheduler(self.epochs * per_epoch if self.scheduler_interval == "step" else self.epochs)
+
+@patch
+def check_fit(self: MLTrainer, train_loader, resume: dict | None = None, path=None):
+    "Raise now what `fit` would raise at its start: a schedule too short to build, or not the one of checkpoint `resume` (from `path`)."
+    scheduler = self.planned_scheduler(train_loader)
+    if scheduler is not None and resume is not None and resume.get("scheduler") is not None:
+        _check_same_schedule(scheduler.state_dict(), resume["scheduler"], path)
+
+@patch
 def fit(self: MLTrainer, train_loader=None, val_loader=None, # default: the trainer's own
         epochs: int | None = None, # default: the trainer's `epochs` (1 with `fast_dev_run`)
         resume: str | Path | None = None, # a checkpoint to continue from
+        new_hyperparameters: bool = False, # resuming, keep this trainer's optimizer settings (see `load_checkpoint`)
        ) -> list[dict]:
     "Train for `epochs`, validating after each; return the history (one dict of metrics per epoch)."
     train_loader = train_loader if train_loader is not None else self.train_loader
@@ -351,10 +371,8 @@ def fit(self: MLTrainer, train_loader=None, val_loader=None, # default: the trai
     for cb in self.callbacks: cb.trainer = self
     self._events = {e: callbacks_for(self.callbacks, e) for e in EVENTS}  # the callbacks held now, appended ones too
     self.batches_per_epoch = _limit(len(train_loader), self.limit_batches)  # known to on_epoch_begin (the progress bar's total)
-    per_epoch = math.ceil(self.batches_per_epoch / self.grad_accum_steps)
-    if self.scheduler is None:
-        self.scheduler = self._build_scheduler(self.epochs * per_epoch if self.scheduler_interval == "step" else self.epochs)
-    if resume: self.load_checkpoint(resume)
+    if self.scheduler is None: self.scheduler = self.planned_scheduler(train_loader)
+    if resume: self.load_checkpoint(resume, new_hyperparameters)
     self.should_stop, self.stop_reason, self.metrics, self.interrupted_by, self.in_train_epoch = False, None, {}, None, False
     self._call("on_fit_begin")
     try:

@@ -165,6 +165,7 @@ VALUE_CHECKS = {  # config key: (check, what it must be)
     "training.precision": (lambda v: str(v) in ("32", "bf16", "bf16-mixed", "16", "16-mixed"), "one of 32, bf16, 16-mixed"),
     "training.scheduler_interval": (lambda v: v in ("step", "epoch"), "step or epoch"),
     "training.lr_find": (lambda v: isinstance(v, bool), "true or false"),
+    "training.resume_override": (lambda v: v is None or isinstance(v, bool), "true or false"),
     "evaluation.folds": (lambda v: v is None or (_is_int(v) and v >= 2), "null or an integer >= 2"),
     "evaluation.repeats": (lambda v: v is None or (_is_int(v) and v >= 1), "null or a positive integer"),
     "evaluation.fold": (lambda v: v is None or (_is_int(v) and v >= 0), "null or a fold number from 0"),

@@ -137,23 +137,33 @@ def _holder(path: Path) -> str:
     return "another process"
 
 class FolderLock:
-    "An exclusive lock on folder `path` for this process, until `release` (or the process ends); a second one fails, naming the holder."
+    "An exclusive lock on folder `path` for this process, until `release` (or the process ends); another process's fails, naming the holder."
+    _held: dict = {}  # (device, inode) -> [fd, count]: a process that holds a folder may ask for it again (a run inside a cross-validation)
+
     def __init__(self, path: str | Path,
                  fix: str = "wait for it to end"): # what to do instead, for the message
-        self.path, self.fix, self.fd = Path(path), fix, None
+        self.path, self.fix, self.key = Path(path), fix, None
 
     def acquire(self) -> "FolderLock":
-        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise ConfigError(f"{self.path} is in use by {_holder(self.path)}: {self.fix}.") from None
-        self.fd = fd
+        st = os.stat(self.path)
+        key = (st.st_dev, st.st_ino)
+        if (held := self._held.get(key)) is None:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise ConfigError(f"{self.path} is in use by {_holder(self.path)}: {self.fix}.") from None
+            held = self._held[key] = [fd, 0]
+        held[1] += 1
+        self.key = key
         return self
 
     def release(self):
-        if self.fd is not None: os.close(self.fd)
-        self.fd = None
+        if self.key is None: return
+        held = self._held[self.key]
+        held[1] -= 1
+        if held[1] == 0: os.close(held[0]); del self._held[self.key]
+        self.key = None
 
     def __enter__(self): return self.acquire()
     def __exit__(self, *exc): self.release()
