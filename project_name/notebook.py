@@ -13,7 +13,8 @@ from contextlib import contextmanager
 import numpy as np
 from omegaconf import DictConfig
 
-from .utils.config import ConfigError, compose, flatten, validate_config
+from .utils.config import ConfigError, compose, flatten, redact_secrets, validate_config
+from .utils.core import redact_text
 
 # %% auto #0
 __all__ = ['NOTEBOOK_PARAMETERS', 'hydra_value', 'notebook_overrides', 'notebook_config', 'new_parameters', 'notebook_parameters',
@@ -47,7 +48,14 @@ def notebook_overrides(params: dict, # notebook parameters; None means "as the c
     "Hydra overrides from the experiment notebook's parameters and its `overrides`."
     _check_names(params, list(NOTEBOOK_PARAMETERS))
     if isinstance(overrides, str): overrides = shlex.split(overrides)
-    return [f"{NOTEBOOK_PARAMETERS[k]}={hydra_value(v)}" for k, v in params.items() if v is not None] + list(overrides)
+    found = [f"{NOTEBOOK_PARAMETERS[k]}={hydra_value(v)}" for k, v in params.items() if v is not None] + list(overrides)
+    for o in found:
+        if redact_text(o) != o:  # a secret's value, not its name
+            raise ConfigError(f"The override {redact_text(o)!r} passes a secret as it is: papermill writes every parameter into the output "
+                              "notebook (its injected-parameters cell), where the project cannot hide it. Put it in an environment "
+                              "variable and pass its name instead: '+logger.wandb.api_key=${oc.env:WANDB_API_KEY}' (W&B also reads "
+                              "WANDB_API_KEY by itself).")
+    return found
 
 def notebook_config(params: dict, overrides: list[str] | str = (), extra: list[str] = ()) -> DictConfig:
     "The config that the parameters, `overrides` and `extra` overrides ask for, its values checked."
@@ -100,7 +108,7 @@ def config_changes(cfg: DictConfig, defaults: DictConfig | None = None):
     "A table of the keys whose values in `cfg` differ from the defaults (`compose()`), interpolations as written."
     import pandas as pd
     from omegaconf import OmegaConf
-    this, base = (flatten(OmegaConf.to_container(c, resolve=False)) for c in (cfg, compose() if defaults is None else defaults))
+    this, base = (flatten(redact_secrets(OmegaConf.to_container(c, resolve=False))) for c in (cfg, compose() if defaults is None else defaults))
     keys = [k for k in this if this[k] != base.get(k, "(not set)")] + [k for k in base if k not in this]
     return pd.DataFrame({"default": [base.get(k, "(not set)") for k in keys], "this run": [this.get(k, "(removed)") for k in keys]},
                         index=pd.Index(keys, name="key"), dtype=object)

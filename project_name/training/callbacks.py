@@ -21,7 +21,7 @@ import torch
 
 from ..utils.distributed import all_reduce
 from ..utils.core import ConfigError, snake_case
-from ..utils.files import write_atomic
+from ..utils.files import no_space, no_space_error, write_atomic
 from ..utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -164,6 +164,7 @@ def atomic_save(obj, path: str | Path):
         torch.save(obj, tmp)
         os.replace(tmp, path)
     except (OSError, RuntimeError) as e:  # torch's zip writer reports a short write (a full disk) as RuntimeError
+        if no_space(e): raise no_space_error(path, f"The previous {path.name}, if any, is intact.", e) from None
         raise OSError(getattr(e, "errno", None) or errno.EIO,
                       f"Could not write {path} ({getattr(e, 'strerror', None) or e}); the previous file, if any, is intact") from e
     finally: tmp.unlink(missing_ok=True)

@@ -20,17 +20,20 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ValueType
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+from hydra.experimental.callback import Callback as HydraCallback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 import project_name
 from .wandb_utils import wandb_mode
 from .core import ConfigError, get_device, redact_secrets, seed_everything, snake_case
+from .files import write_atomic
 
 # %% auto #0
 __all__ = ['CONFIG_DIR_ENV', 'MULTIRUN_FLAGS', 'VALUE_CHECKS', 'find_config_dir', 'project_root', 'compose', 'user_error',
-           'exit_on_user_error', 'first_job', 'check_overrides', 'optuna_trial_job', 'validate_config', 'read_yaml',
-           'flatten', 'config_tree', 'print_config']
+           'plain_message', 'exit_on_user_error', 'first_job', 'check_overrides', 'optuna_trial_job', 'validate_config',
+           'read_yaml', 'flatten', 'redact_yaml_file', 'RedactHydraFiles', 'config_tree', 'print_config']
 
 # %% ../../nbs/01_utils.config.ipynb #e064962c
 CONFIG_DIR_ENV = "PROJECT_NAME_CONFIG_DIR"
@@ -117,13 +120,21 @@ def user_error(e: BaseException | None) -> ConfigError | None:
     while e is not None and not isinstance(e, ConfigError): e = e.__cause__
     return e
 
+_IN_WORKER = re.compile(r"Caught (?P<kind>\w+) in (?P<where>DataLoader worker process \d+)\.\nOriginal Traceback", re.S)
+
+def plain_message(error: BaseException) -> str:
+    "The message of `error`; for one a DataLoader worker raised (torch puts the worker's traceback in it), its own last line, and where."
+    text = str(error)
+    if not (m := _IN_WORKER.match(text)): return text
+    return f"{text.rsplit(m['kind'] + ': ', 1)[-1].strip()} (in {m['where']})"
+
 @contextmanager
 def exit_on_user_error():
     "A user's mistake inside the block prints `Error: <message>` alone and exits with status 2; a bug keeps its traceback."
     try: yield
     except Exception as e:
         if (error := user_error(e)) is None or os.environ.get("HYDRA_FULL_ERROR") == "1": raise
-        print(f"Error: {error}", file=sys.stderr)
+        print(f"Error: {plain_message(error)}", file=sys.stderr)
         sys.exit(2)
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
@@ -201,6 +212,27 @@ def flatten(d: dict, prefix: str = "") -> dict:
         if isinstance(v, dict) and v: out |= flatten(v, f"{prefix}{k}.")
         else: out[f"{prefix}{k}"] = v
     return out
+
+# %% ../../nbs/01_utils.config.ipynb #701a0313
+def redact_yaml_file(path: str | Path) -> bool:
+    "Rewrite the YAML file at `path` with its secrets redacted (`redact_secrets`), when it has one; True if it had."
+    data = read_yaml(path)
+    if (clean := redact_secrets(data)) == data: return False
+    write_atomic(path, yaml.safe_dump(clean, sort_keys=False, allow_unicode=True))
+    return True
+
+def _redact_files(*paths: Path):
+    for path in paths:
+        if path.is_file(): redact_yaml_file(path)
+
+class RedactHydraFiles(HydraCallback):
+    "Hydra callback: what Hydra writes itself (`<run>/<output_subdir>/*.yaml`, the sweep's `multirun.yaml`) holds no secret."
+    def on_job_start(self, config: DictConfig, **kwargs):
+        hc, out = config.hydra, Path(config.hydra.runtime.output_dir)
+        if hc.output_subdir is not None: _redact_files(*(out/hc.output_subdir/f"{n}.yaml" for n in ("config", "hydra", "overrides")))
+        if hc.mode == RunMode.MULTIRUN: _redact_files(out.parent/"multirun.yaml")  # the job's folder is one of the sweep's
+
+    def on_multirun_end(self, config: DictConfig, **kwargs): _redact_files(Path(config.hydra.sweep.dir)/"multirun.yaml")
 
 # %% ../../nbs/01_utils.config.ipynb #645cb214
 def _leaf(v) -> str: return "null" if v is None else str(v)

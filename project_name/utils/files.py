@@ -71,9 +71,9 @@ def _free_mb(path: Path) -> str:
 def no_space_error(path: str | Path, kept: str, e: BaseException | None = None) -> ConfigError:
     "The message for a write of `path` that ran out of space: the disk, what is free there, and `kept` (what is still there)."
     path = Path(path)
-    why = "no space left on the disk" if getattr(e, "errno", errno.ENOSPC) != errno.EFBIG else "a file size limit (ulimit -f) on"
-    return ConfigError(f"Could not write {path}: {why} of {path.parent} ({_free_mb(path.parent)}). {kept} "
-                       "Free some space (or write to another disk) and run the command again.")
+    why = (f"no space left on the disk of {path.parent} ({_free_mb(path.parent)})" if getattr(e, "errno", None) != errno.EFBIG else
+           f"it would pass this process's file size limit (ulimit -f; the disk of {path.parent} has {_free_mb(path.parent)})")
+    return ConfigError(f"Could not write {path}: {why}. {kept} Free some space (or write to another disk) and run the command again.")
 
 # %% ../../nbs/03_utils.files.ipynb #46f88f88
 def _alive(pid: int) -> bool:

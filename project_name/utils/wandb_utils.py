@@ -39,8 +39,9 @@ def init_wandb(cfg, # the composed config: `logger.wandb`, `experiment_name`, `p
     extra = OmegaConf.to_container(w.settings) if w.get("settings") else {}  # what W&B records besides the metrics
     try:
         import wandb
-        run = wandb.init(project=w.project, entity=w.get("entity"), name=cfg.get("experiment_name"),
-                         tags=list(w.get("tags") or []), mode=w.get("mode", "offline"),
+        from project_name.utils.core import redact_secrets
+        run = wandb.init(project=w.project, entity=w.get("entity"), name=redact_secrets(cfg.get("experiment_name")),
+                         tags=redact_secrets(list(w.get("tags") or [])), mode=w.get("mode", "offline"),
                          config=config if config is not None else OmegaConf.to_container(cfg, resolve=True),
                          dir=str(Path(cfg.paths.output_dir)), id=run_id, resume="allow" if run_id and resume_id else None,
                          settings=wandb.Settings(init_timeout=timeout, silent=True, **extra))
