@@ -50,7 +50,7 @@ def write_sweep_summary(sweep_dir: str | Path) -> list[dict]:
     differing = {o for ovr in overrides for o in ovr if o not in shared}
     if len(jobs) > 1 and differing and all(o.startswith(_FOLD_OR_SEED) for o in differing) and all(m for m in metrics_of.values()):
         from project_name.cross_validation import write_cv_summary
-        write_cv_summary(sweep_dir, [{"name": job.name, "fold": OmegaConf.select(OmegaConf.from_dotlist(ovr), "evaluation.fold"),
+        write_cv_summary(sweep_dir, [{"name": job.name, "fold": OmegaConf.select(OmegaConf.from_dotlist([o for o in ovr if o.startswith("evaluation.fold=")]), "evaluation.fold"),
                                       "seed": _seed(job), "metrics": metrics_of[job]} for job, ovr in zip(jobs, overrides)])
     return rows
 

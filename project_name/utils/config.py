@@ -5,7 +5,9 @@
 # %% ../../nbs/01_utils.config.ipynb #031c5b55
 from __future__ import annotations
 
+import contextlib
 import difflib
+import logging
 import os
 import re
 import sys
@@ -27,7 +29,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 import project_name
 from .wandb_utils import wandb_mode
-from .core import ConfigError, get_device, redact_secrets, seed_everything, snake_case
+from .core import ConfigError, get_device, redact_secrets, redact_text, seed_everything, snake_case
 from .files import write_atomic
 
 # %% auto #0
@@ -225,8 +227,20 @@ def _redact_files(*paths: Path):
     for path in paths:
         if path.is_file(): redact_yaml_file(path)
 
+def _redacting(make_record):
+    "A log record factory whose records have their secrets redacted (a launcher logs each job's overrides)."
+    def make(*args, **kwargs):
+        record = make_record(*args, **kwargs)
+        with contextlib.suppress(Exception): record.msg, record.args = redact_text(record.getMessage()), None
+        return record
+    make.redacts = True
+    return make
+
 class RedactHydraFiles(HydraCallback):
-    "Hydra callback: what Hydra writes itself (`<run>/<output_subdir>/*.yaml`, the sweep's `multirun.yaml`) holds no secret."
+    "Hydra callback: what Hydra writes itself (`<run>/<output_subdir>/*.yaml`, the sweep's `multirun.yaml`, its log lines) holds no secret."
+    def on_multirun_start(self, config: DictConfig, **kwargs):  # the launcher logs each job's overrides, as typed
+        if not getattr(logging.getLogRecordFactory(), "redacts", False): logging.setLogRecordFactory(_redacting(logging.getLogRecordFactory()))
+
     def on_job_start(self, config: DictConfig, **kwargs):
         hc, out = config.hydra, Path(config.hydra.runtime.output_dir)
         if hc.output_subdir is not None: _redact_files(*(out/hc.output_subdir/f"{n}.yaml" for n in ("config", "hydra", "overrides")))
