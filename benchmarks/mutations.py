@@ -154,6 +154,23 @@ MUTATIONS = [
     ("every process resumes with rank 0's partial sums", "32_training.trainer",
      "self._resume[\"partial\"] if self._resume is not None and self.is_main else None",
      "self._resume[\"partial\"] if self._resume is not None else None", ["55_prepare:slow"]),
+    ("override words left unredacted", "00_utils.core",
+     "    return _SECRET_WORD.sub(lambda m: m[0] if m[\"value\"].startswith(\"${\") else f\"{m['key']}=***\", text)", "    return text",
+     ["00_utils.core"]),
+    ("Hydra's own files left as written", "01_utils.config",
+     "    if (clean := redact_secrets(data)) == data: return False", "    if (clean := data) == data: return False", ["01_utils.config"]),
+    ("a folder of results staged under its final name", "03_utils.files",
+     "        self.tmp = path.with_name(f\".{path.name}.{socket.gethostname()}-{os.getpid()}.tmp\")", "        self.tmp = path",
+     ["03_utils.files", "60_export"]),
+    ("a folder lock that other processes share", "03_utils.files",
+     "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", "fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)", ["03_utils.files"]),
+    ("meta.json's own checksum not checked", "60_export",
+     "    if meta.get(\"meta_sha256\") != meta_checksum(meta):", "    if False:", ["60_export", "61_predict"]),
+    ("a resume takes whatever the command says", "51_train",
+     "    if changes and not cfg.training.get(\"resume_override\"):", "    if False:", ["90_reliability"]),
+    ("the schedule checked only once the run directory exists", "51_train",
+     "    build_trainer(cfg, model, callbacks=[], device=device).check_fit(loaders.train, ckpt, resume)", "    pass",
+     ["90_reliability"]),
 ]
 
 def copy_checkout(dest: Path):

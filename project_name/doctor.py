@@ -89,6 +89,16 @@ def driver_hint(driver: str | None, built: str | None) -> str | None:
 
 def _cudnn(v: int) -> str: return f"{v // 10000}.{v % 10000 // 100}.{v % 100}" if v >= 10000 else str(v)  # 92600: 9.26.0
 
+def _check_threads(r: Report, S: str):
+    "The machine's load and the threads training.num_threads=auto would take here (a busy machine makes many threads slow)."
+    from project_name.utils.core import choose_threads
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    threads, why = choose_threads("auto", load=load)
+    r.add(S, "CPU threads", f"{threads} with training.num_threads=auto ({why}; torch's own default: one per core)")
+    if load > (os.cpu_count() or 1) - 0.5 and why != "OMP_NUM_THREADS":
+        r.hints.append(f"this machine is busy (load {load:.1f} on {os.cpu_count()} CPUs): training.num_threads=auto takes "
+                       f"{threads} thread(s); on a shared machine, leave it auto or set OMP_NUM_THREADS.")
+
 def check_torch(r: Report):
     S = "PyTorch"
     try: import torch
@@ -113,6 +123,7 @@ def check_torch(r: Report):
     from project_name.utils.config import get_device
     r.device = str(get_device("auto"))
     r.add(S, "device: auto picks", r.device)
+    _check_threads(r, S)
     if cuda: r.add("CUDA memory", "summary", "\n" + torch.cuda.memory_summary(abbreviated=True))
 
 # %% ../nbs/64_doctor.ipynb #b1d79d28

@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .utils.config import (ConfigError, check_overrides, exit_on_user_error, find_config_dir, flatten, get_device,
                                        optuna_trial_job, read_yaml, redact_secrets, seed_everything, validate_config)
+from .utils.core import set_threads
 from .utils.files import FolderLock, write_atomic
 from .runs import JobLog, RunDir, run_fold
 from .utils.distributed import barrier, broadcast_object, init_distributed, local_device
@@ -149,6 +150,16 @@ def _finished(cfg: DictConfig) -> tuple[RunDir, dict] | None:
     run_dir, _ = RunDir.resuming(cfg.paths.output_dir, resume)
     return (run_dir, done) if (done := run_dir.finished(cfg.training.epochs)) is not None else None
 
+def _with_threads(cfg: DictConfig) -> DictConfig:
+    "`cfg` with the number of torch threads this process uses (training.num_threads=auto decides it here), said once."
+    data = cfg.data
+    workers = 0 if data.get("in_memory") else int(data.get("num_workers") or 0)
+    threads, why = set_threads(cfg.training.get("num_threads", "auto"), workers)
+    log.info("Threads: %d (%s)", threads, why)
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg): cfg.training.num_threads = threads
+    return cfg
+
 def _seeded_device(cfg: DictConfig, world: int) -> torch.device:
     "Seed everything and pick the device (under torchrun on GPUs, this process's own)."
     seed_everything(cfg.seed, cfg.training.deterministic)
@@ -185,7 +196,7 @@ def _missing_from_wandb(cfg: DictConfig, out_dir: Path, ckpt: dict | None) -> li
     have = logged_epochs(out_dir, ckpt["wandb_run_id"])
     return [(row, step) for row, step in zip(ckpt["history"], ckpt.get("epoch_steps", [])) if row["epoch"] not in have]
 
-RESUME_MAY_DIFFER = ("training.epochs", "training.resume", "training.resume_override", "training.log_interval", "training.compile",
+RESUME_MAY_DIFFER = ("training.epochs", "training.resume", "training.resume_override", "training.num_threads", "training.log_interval", "training.compile",
                      "training.cudnn_benchmark", "training.limit_batches", "data.num_workers", "data.pin_memory",
                      "data.persistent_workers", "data.eval_batch_size", "*.root", "*_dir")  # they leave the run what it was
 _RUN_PARTS = ("seed", "model", "data", "training", "metrics", "evaluation")
@@ -324,6 +335,7 @@ def _run(cfg: DictConfig, overrides: list[str] | None, locks: contextlib.ExitSta
     requeue_on_user_signals()                                # in a SLURM job of submitit's: SIGUSR1 requeues too
     if rank > 0: logging.getLogger("project_name").setLevel(logging.WARNING)  # one process speaks
     validate_config(cfg)                                     # every value, before any work
+    cfg = _with_threads(cfg)                                 # training.num_threads=auto: what this machine has free
     out_dir, resume = broadcast_object(RunDir.resuming(cfg.paths.output_dir, cfg.training.get("resume")))  # rank 0's clock names it
     if cfg.training.get("resume") is not None and out_dir.path.is_dir(): _hold(out_dir, locks, rank)  # one command resumes a run
     device = _seeded_device(cfg, world)

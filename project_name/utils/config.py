@@ -179,6 +179,7 @@ VALUE_CHECKS = {  # config key: (check, what it must be)
     "training.scheduler_interval": (lambda v: v in ("step", "epoch"), "step or epoch"),
     "training.lr_find": (lambda v: isinstance(v, bool), "true or false"),
     "training.resume_override": (lambda v: v is None or isinstance(v, bool), "true or false"),
+    "training.num_threads": (lambda v: v is None or v == "auto" or (_is_int(v) and v > 0), "auto, a positive integer or null"),
     "evaluation.folds": (lambda v: v is None or (_is_int(v) and v >= 2), "null or an integer >= 2"),
     "evaluation.repeats": (lambda v: v is None or (_is_int(v) and v >= 1), "null or a positive integer"),
     "evaluation.fold": (lambda v: v is None or (_is_int(v) and v >= 0), "null or a fold number from 0"),

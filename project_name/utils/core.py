@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 import random
 import re
+from pathlib import Path
 
 # %% auto #0
-__all__ = ['SECRET_KEY', 'ConfigError', 'snake_case', 'get_device', 'seed_everything', 'redact_text', 'redact_secrets']
+__all__ = ['SECRET_KEY', 'ConfigError', 'snake_case', 'get_device', 'cpu_quota', 'cpus_given', 'choose_threads', 'set_threads',
+           'seed_everything', 'redact_text', 'redact_secrets']
 
 # %% ../../nbs/00_utils.core.ipynb #7ea29612
 class ConfigError(ValueError):
@@ -41,6 +43,48 @@ def get_device(spec: str = "auto") -> "torch.device":
     elif device.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"device={spec!r} is not supported: use auto, cpu, cuda, cuda:N or mps.")
     return device
+
+# %% ../../nbs/00_utils.core.ipynb #db974d68
+def cpu_quota(cgroup: str | Path = "/sys/fs/cgroup") -> int | None:
+    "The CPUs the cgroup's quota allows (cgroup v2 `cpu.max`, or v1's CFS quota), rounded up; None when there is no quota."
+    cgroup = Path(cgroup)
+    try:
+        if (cgroup/"cpu.max").is_file(): quota, period = (cgroup/"cpu.max").read_text().split()[:2]
+        else: quota, period = ((cgroup/"cpu"/f"cpu.cfs_{k}_us").read_text().strip() for k in ("quota", "period"))
+    except (OSError, ValueError): return None
+    if quota in ("max", "-1") or int(period) <= 0: return None
+    return max(1, -(-int(quota) // int(period)))
+
+def cpus_given(environ: dict | None = None) -> tuple[int, str]:
+    "The CPUs this process may use, and what says so: OMP_NUM_THREADS, else the least of the affinity, SLURM_CPUS_PER_TASK and the cgroup quota."
+    environ = os.environ if environ is None else environ
+    if (n := environ.get("OMP_NUM_THREADS", "")).isdigit() and int(n) > 0: return int(n), "OMP_NUM_THREADS"
+    found = [(len(os.sched_getaffinity(0)), "CPU affinity") if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1, "CPU count")]
+    if (n := environ.get("SLURM_CPUS_PER_TASK", "")).isdigit() and int(n) > 0: found.append((int(n), "SLURM_CPUS_PER_TASK"))
+    if (q := cpu_quota()) is not None: found.append((q, "cgroup CPU quota"))
+    return min(found)
+
+def choose_threads(setting="auto", # training.num_threads: auto, a number, or None (torch's default)
+                   workers: int = 0, # DataLoader workers, each of which keeps a CPU busy
+                   load: float | None = None, # the machine's load (default: the last minute's average)
+                   environ: dict | None = None) -> tuple[int | None, str]:
+    "The threads torch should use for `setting`, and why."
+    if setting is None: return None, "torch's default (training.num_threads=null)"
+    if setting != "auto": return int(setting), "training.num_threads"
+    n, source = cpus_given(environ)
+    if source == "OMP_NUM_THREADS": return n, "OMP_NUM_THREADS"
+    machine = os.cpu_count() or n
+    load = os.getloadavg()[0] if load is None and hasattr(os, "getloadavg") else (load or 0.0)
+    free = max(1, round(machine - load))  # the cores no other process is using, about
+    why = f"auto: {n} CPU(s) by {source}, load {load:.1f} on {machine}" + (f", {workers} loader worker(s)" if workers else "")
+    return max(1, min(n, free) - workers), why
+
+def set_threads(setting="auto", workers: int = 0) -> tuple[int, str]:
+    "Set torch's threads as `choose_threads` says; return how many it uses now, and why."
+    import torch
+    n, why = choose_threads(setting, workers)
+    if n is not None: torch.set_num_threads(n)
+    return torch.get_num_threads(), why
 
 # %% ../../nbs/00_utils.core.ipynb #c843ab38
 def seed_everything(seed: int,                  # the one seed for python, numpy and torch

@@ -59,10 +59,14 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
 
 # %% ../../nbs/03_utils.files.ipynb #37f8e978
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_SHORT_WRITE = re.compile(r"file write failed|unexpected pos \d+ vs \d+")  # torch's PytorchStreamWriter, which keeps no errno
 
-def no_space(e: BaseException) -> bool:
-    "`e` is a write that failed for want of space: a full disk, a quota, a file size limit (torch's writers say 'write failed')."
-    return getattr(e, "errno", None) in NO_SPACE or (isinstance(e, RuntimeError) and "write failed" in str(e))
+def no_space(e: BaseException | None) -> bool:
+    "`e` (or what caused it) is a write that failed for want of space: a full disk, a quota, a file size limit (torch's zip writer says it its way)."
+    while e is not None:
+        if getattr(e, "errno", None) in NO_SPACE or (isinstance(e, RuntimeError) and _SHORT_WRITE.search(str(e))): return True
+        e = e.__cause__ or e.__context__
+    return False
 
 def _free_mb(path: Path) -> str:
     folder = next((p for p in [path, *path.parents] if p.exists()), Path("/"))
