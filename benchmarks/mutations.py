@@ -169,7 +169,7 @@ MUTATIONS = [
     ("a resume takes whatever the command says", "51_train",
      "    if changes and not cfg.training.get(\"resume_override\"):", "    if False:", ["90_reliability"]),
     ("the schedule checked only once the run directory exists", "51_train",
-     "    build_trainer(cfg, model, callbacks=[], device=device).check_fit(loaders.train, ckpt, resume)", "    pass",
+     "    build_trainer(cfg, model, device=device).check_fit(loaders.train, loaders.val, ckpt, resume)", "    pass",
      ["90_reliability"]),
 ]
 

@@ -9,6 +9,7 @@ import argparse
 import builtins
 import copy
 import hashlib
+import io
 import json
 import platform
 import subprocess
@@ -303,15 +304,21 @@ def bundle_meta(run: FinishedRun, spec: dict, folder: Path) -> dict:
             "versions": _versions("torch", "onnx", "onnxruntime", "onnxscript", "safetensors", "torchao", "project_name"),
             "git": git_commit(), "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "config": run.config}
 
+def _save_program(program: torch.export.ExportedProgram, path: Path):
+    "`program` as a .pt2 file, written by Python (torch's own writer aborts the process when the disk fills up)."
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    path.write_bytes(buffer.getvalue())
+
 def _write_artifacts(model: nn.Module, input_shape, folder: Path, calibration: np.ndarray | None, aoti: bool):
     "The bundle's model files in `folder`; the int8 ones given `calibration` images."
     program = export_program(model, input_shape)
-    torch.export.save(program, str(folder/ARTIFACTS["torch"]))
+    _save_program(program, folder/ARTIFACTS["torch"])
     export_onnx(model, input_shape, folder/ARTIFACTS["onnx"])
     save_weights(model, folder/WEIGHTS)
     if calibration is not None:
         quantize_onnx_int8(folder/ARTIFACTS["onnx"], folder/ARTIFACTS["onnx_int8"], calibration)
-        torch.export.save(export_program(quantize_int8(model), input_shape), str(folder/ARTIFACTS["torch_int8"]))
+        _save_program(export_program(quantize_int8(model), input_shape), folder/ARTIFACTS["torch_int8"])
     if aoti: compile_aoti(program, folder/ARTIFACTS["aoti"])
 
 def labelled_test_images(loaders) -> tuple[np.ndarray, np.ndarray]:

@@ -235,8 +235,8 @@ def _record_resume_changes(out_dir: RunDir, resume: Path, ckpt: dict, changes: d
     write_atomic(path, yaml.safe_dump(entries, sort_keys=False))
 
 def _check_fit(cfg: DictConfig, model, loaders, device, ckpt: dict | None, resume: Path | None):
-    "What the fit would refuse at its start (a schedule too short, or not the checkpoint's), said before the run directory exists."
-    build_trainer(cfg, model, callbacks=[], device=device).check_fit(loaders.train, ckpt, resume)
+    "What the fit would refuse at its start (a callback's setting, a schedule too short or not the checkpoint's), said before the run directory exists."
+    build_trainer(cfg, model, device=device).check_fit(loaders.train, loaders.val, ckpt, resume)
 
 def _hold(folder: RunDir, locks: contextlib.ExitStack, rank: int):
     "Rank 0 holds `folder` for this run; another command working in it stops this one (every process learns so)."

@@ -55,6 +55,8 @@ class Callback:
 
     def state_dict(self) -> dict: return {}
     def load_state_dict(self, state: dict): pass
+    def check_fit(self, trainer):
+        "Raise what this callback would refuse at the start of `trainer`'s fit (a run asks before it writes anything)."
 
 def callbacks_for(callbacks, event: str) -> list[Callback]:
     "The callbacks that define `event`, in order."
@@ -136,7 +138,8 @@ class EarlyStopping(Callback):
         self.monitor, self.mode, self.patience, self.min_delta = monitor, mode, patience, min_delta
         self.best, self.wait = None, 0
 
-    def on_fit_begin(self): _check_monitor(self.trainer, self.monitor, "EarlyStopping")
+    def check_fit(self, trainer): _check_monitor(trainer, self.monitor, "EarlyStopping")
+    def on_fit_begin(self): self.check_fit(self.trainer)
 
     def on_validation_end(self):
         value = _monitored(self.trainer, self.monitor, "EarlyStopping")
@@ -195,8 +198,9 @@ class ModelCheckpoint(Callback):
         self.every_n_steps, self.every_minutes = every_n_steps, every_minutes
         self.best, self.best_epoch = None, None
 
+    def check_fit(self, trainer): _check_monitor(trainer, self.monitor, "ModelCheckpoint")
     def on_fit_begin(self):
-        _check_monitor(self.trainer, self.monitor, "ModelCheckpoint")
+        self.check_fit(self.trainer)
         self.saved_at = time.monotonic()
 
     def on_batch_end(self):

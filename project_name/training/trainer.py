@@ -350,8 +350,12 @@ def planned_scheduler(self: MLTrainer, train_loader):
     return self._build_scheduler(self.epochs * per_epoch if self.scheduler_interval == "step" else self.epochs)
 
 @patch
-def check_fit(self: MLTrainer, train_loader, resume: dict | None = None, path=None):
-    "Raise now what `fit` would raise at its start: a schedule too short to build, or not the one of checkpoint `resume` (from `path`)."
+def check_fit(self: MLTrainer, train_loader, val_loader=None,
+              resume: dict | None = None, path=None): # a checkpoint to continue, and the file it came from
+    "Raise now what `fit` would raise at its start: a callback's refusal, a schedule too short to build, or not the one of checkpoint `resume`."
+    self._loaders = {"train": train_loader, **({"val": val_loader} if val_loader is not None else {})}
+    for cb in self.callbacks:
+        if hasattr(cb, "check_fit"): cb.check_fit(self)  # a callback of the user's own may not derive from Callback
     scheduler = self.planned_scheduler(train_loader)
     if scheduler is not None and resume is not None and resume.get("scheduler") is not None:
         _check_same_schedule(scheduler.state_dict(), resume["scheduler"], path)

@@ -59,14 +59,21 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
 
 # %% ../../nbs/03_utils.files.ipynb #37f8e978
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-_SHORT_WRITE = re.compile(r"file write failed|unexpected pos \d+ vs \d+")  # torch's PytorchStreamWriter, which keeps no errno
+_SHORT_WRITE = re.compile(r"file write failed|unexpected pos \d+ vs \d+|No space left on device|os error 28")  # writers that keep no errno (torch's, safetensors')
 
 def no_space(e: BaseException | None) -> bool:
     "`e` (or what caused it) is a write that failed for want of space: a full disk, a quota, a file size limit (torch's zip writer says it its way)."
     while e is not None:
-        if getattr(e, "errno", None) in NO_SPACE or (isinstance(e, RuntimeError) and _SHORT_WRITE.search(str(e))): return True
+        if getattr(e, "errno", None) in NO_SPACE or (not isinstance(e, OSError) and _SHORT_WRITE.search(str(e))): return True
         e = e.__cause__ or e.__context__
     return False
+
+def _errno(e: BaseException | None) -> int | None:
+    "The errno of `e` or of what caused it."
+    while e is not None:
+        if getattr(e, "errno", None): return e.errno
+        e = e.__cause__ or e.__context__
+    return None
 
 def _free_mb(path: Path) -> str:
     folder = next((p for p in [path, *path.parents] if p.exists()), Path("/"))
@@ -74,9 +81,12 @@ def _free_mb(path: Path) -> str:
 
 def no_space_error(path: str | Path, kept: str, e: BaseException | None = None) -> ConfigError:
     "The message for a write of `path` that ran out of space: the disk, what is free there, and `kept` (what is still there)."
-    path = Path(path)
-    why = (f"no space left on the disk of {path.parent} ({_free_mb(path.parent)})" if getattr(e, "errno", None) != errno.EFBIG else
-           f"it would pass this process's file size limit (ulimit -f; the disk of {path.parent} has {_free_mb(path.parent)})")
+    path, code = Path(path), _errno(e) if e is not None else errno.ENOSPC
+    free = _free_mb(path.parent)
+    if code is None and float(free.split()[0]) < 1: code = errno.ENOSPC  # a writer that keeps no errno, on a disk that is full
+    if code in (errno.ENOSPC, errno.EDQUOT): why = f"no space left on the disk of {path.parent} ({free})"
+    elif code == errno.EFBIG: why = f"it would pass this process's file size limit (ulimit -f; the disk of {path.parent} has {free})"
+    else: why = f"the write came up short: a full disk, a quota or a file size limit (the disk of {path.parent} has {free})"  # torch says no more
     return ConfigError(f"Could not write {path}: {why}. {kept} Free some space (or write to another disk) and run the command again.")
 
 # %% ../../nbs/03_utils.files.ipynb #46f88f88
