@@ -23,7 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 from .training.callbacks import Callback, _monitored
 from .utils.config import optuna_trial_job, read_yaml
 from .utils.core import ConfigError
-from .utils.files import write_atomic
+from .utils.files import process_alive, write_atomic
 from .utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -71,17 +71,11 @@ def best_experiment(study: optuna.Study, seed, name: str) -> str:
 # %% ../nbs/66_search.ipynb #c1e20fa8
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
-def _alive(pid: int) -> bool:
-    try: os.kill(pid, 0)
-    except ProcessLookupError: return False
-    except PermissionError: pass  # another user's: alive
-    return True
-
 def abandoned(trial: FrozenTrial, heartbeat_s: float, now: float | None = None) -> bool:
     "Whether a running trial's worker is gone: a dead process on this host, or no heartbeat for three intervals."
     if trial.state != TrialState.RUNNING: return False
     host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
-    if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)): return True
+    if host == socket.gethostname() and pid.isdigit() and not process_alive(int(pid)): return True
     asked = trial.datetime_start.timestamp() if trial.datetime_start else 0  # a trial just asked has no heartbeat yet
     return (now or time.time()) - trial.user_attrs.get("heartbeat", asked) > 3 * heartbeat_s
 

@@ -210,14 +210,17 @@ def resume_changes(config: dict, saved: dict) -> dict[str, tuple]:
     unset = "(not set)"
     return {k: (was.get(k, unset), now.get(k, unset)) for k in sorted(now.keys() | was.keys()) if was.get(k, unset) != now.get(k, unset)}
 
+def _listed(changes: dict[str, tuple], most: int | None = None) -> str:
+    "`changes` as 'key: was -> now; ...', the first `most` of them and how many more."
+    shown = "; ".join(f"{k}: {was!r} -> {now!r}" for k, (was, now) in list(changes.items())[:most])
+    return shown + (f"; and {len(changes) - most} more" if most is not None and len(changes) > most else "")
+
 def _checked_resume(cfg: DictConfig, ckpt: dict | None, resume: Path | None) -> dict[str, tuple]:
     "The changes a resume makes to its run: refused (before anything is written) unless training.resume_override=true accepts them."
     if ckpt is None: return {}
     changes = resume_changes(redact_secrets(OmegaConf.to_container(cfg, resolve=True)), ckpt["config"])
     if changes and not cfg.training.get("resume_override"):
-        listed = "; ".join(f"{k}: {was!r} -> {now!r}" for k, (was, now) in list(changes.items())[:8])
-        more = f"; and {len(changes) - 8} more" if len(changes) > 8 else ""
-        raise ConfigError(f"training.resume={cfg.training.resume}: this command changes the run that {resume} continues ({listed}{more}). "
+        raise ConfigError(f"training.resume={cfg.training.resume}: this command changes the run that {resume} continues ({_listed(changes, 8)}). "
                           "Drop those overrides to continue the run as it was, start a new run (without training.resume), or "
                           "accept the changes on purpose with training.resume_override=true (the run records them).")
     return changes
@@ -226,8 +229,7 @@ def _record_resume_changes(out_dir: RunDir, resume: Path, ckpt: dict, changes: d
     "Accepted changes of a resumed run, said in its log and added to its `resume_overrides.yaml`."
     from datetime import datetime, timezone
     import yaml
-    log.warning("Resuming with %d change(s) accepted (training.resume_override=true): %s", len(changes),
-                "; ".join(f"{k}: {was!r} -> {now!r}" for k, (was, now) in changes.items()))
+    log.warning("Resuming with %d change(s) accepted (training.resume_override=true): %s", len(changes), _listed(changes))
     path = out_dir/"resume_overrides.yaml"
     entries = (read_yaml(path) if path.is_file() else None) or []
     entries.append({"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "checkpoint": str(resume), "epoch": ckpt["epoch"],

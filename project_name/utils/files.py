@@ -18,8 +18,8 @@ from pathlib import Path
 from .core import ConfigError, redact_text
 
 # %% auto #0
-__all__ = ['NO_SPACE', 'first_free', 'claim_free_path', 'write_atomic', 'no_space', 'no_space_error', 'stale_staging', 'Staged',
-           'staged_folder', 'FolderLock']
+__all__ = ['NO_SPACE', 'first_free', 'claim_free_path', 'write_atomic', 'no_space', 'no_space_error', 'process_alive',
+           'stale_staging', 'Staged', 'staged_folder', 'FolderLock']
 
 # %% ../../nbs/03_utils.files.ipynb #03912ce6
 def first_free(path: str | Path, take, # candidate -> True once it is claimed, False when it is taken
@@ -61,36 +61,36 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _SHORT_WRITE = re.compile(r"file write failed|unexpected pos \d+ vs \d+|No space left on device|os error 28")  # writers that keep no errno (torch's, safetensors')
 
+def _causes(e: BaseException | None):
+    "`e` and what caused it, in turn (an exporter may wrap the disk's error)."
+    while e is not None:
+        yield e
+        e = e.__cause__ or e.__context__
+
 def no_space(e: BaseException | None) -> bool:
     "`e` (or what caused it) is a write that failed for want of space: a full disk, a quota, a file size limit (torch's zip writer says it its way)."
-    while e is not None:
-        if getattr(e, "errno", None) in NO_SPACE or (not isinstance(e, OSError) and _SHORT_WRITE.search(str(e))): return True
-        e = e.__cause__ or e.__context__
-    return False
+    return any(getattr(c, "errno", None) in NO_SPACE or (not isinstance(c, OSError) and _SHORT_WRITE.search(str(c))) for c in _causes(e))
 
-def _errno(e: BaseException | None) -> int | None:
-    "The errno of `e` or of what caused it."
-    while e is not None:
-        if getattr(e, "errno", None): return e.errno
-        e = e.__cause__ or e.__context__
-    return None
-
-def _free_mb(path: Path) -> str:
+def _free_mb(path: Path) -> float:
+    "The free space, in MB, of the disk that holds `path` (or its nearest folder that exists)."
     folder = next((p for p in [path, *path.parents] if p.exists()), Path("/"))
-    return f"{shutil.disk_usage(folder).free / 2**20:.1f} MB free"
+    return shutil.disk_usage(folder).free / 2**20
 
 def no_space_error(path: str | Path, kept: str, e: BaseException | None = None) -> ConfigError:
     "The message for a write of `path` that ran out of space: the disk, what is free there, and `kept` (what is still there)."
-    path, code = Path(path), _errno(e) if e is not None else errno.ENOSPC
-    free = _free_mb(path.parent)
-    if code is None and float(free.split()[0]) < 1: code = errno.ENOSPC  # a writer that keeps no errno, on a disk that is full
+    path = Path(path)
+    code = next((c.errno for c in _causes(e) if getattr(c, "errno", None)), None) if e is not None else errno.ENOSPC
+    mb = _free_mb(path.parent)
+    if code is None and mb < 1: code = errno.ENOSPC  # a writer that keeps no errno, on a disk that is full
+    free = f"{mb:.1f} MB free"
     if code in (errno.ENOSPC, errno.EDQUOT): why = f"no space left on the disk of {path.parent} ({free})"
     elif code == errno.EFBIG: why = f"it would pass this process's file size limit (ulimit -f; the disk of {path.parent} has {free})"
     else: why = f"the write came up short: a full disk, a quota or a file size limit (the disk of {path.parent} has {free})"  # torch says no more
     return ConfigError(f"Could not write {path}: {why}. {kept} Free some space (or write to another disk) and run the command again.")
 
 # %% ../../nbs/03_utils.files.ipynb #46f88f88
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    "A process `pid` runs on this host (another user's counts)."
     try: os.kill(pid, 0)
     except ProcessLookupError: return False
     except PermissionError: pass  # another user's process
@@ -101,7 +101,7 @@ def stale_staging(path: str | Path) -> list[Path]:
     path, host = Path(path), socket.gethostname()
     found = re.compile(rf"\.{re.escape(path.name)}\.(?P<host>.+)-(?P<pid>\d+)\.tmp")
     return [p for p in (path.parent.iterdir() if path.parent.is_dir() else [])
-            if (m := found.fullmatch(p.name)) and m["host"] == host and not _alive(int(m["pid"]))]
+            if (m := found.fullmatch(p.name)) and m["host"] == host and not process_alive(int(m["pid"]))]
 
 def _move(tmp: Path, candidate: Path) -> bool:
     "Rename folder `tmp` to `candidate`, unless `candidate` is a file or a folder with something in it."
