@@ -12,7 +12,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['pin_wandb', 'subprocess_env', 'run_command', 'write_idx', 'write_mnist_files', 'write_cifar10_files',
-           'write_image_folder', 'synth_loaders', 'resume_script', 'trained_run']
+           'write_image_folder', 'synth_loaders', 'resume_script', 'folder_state', 'trained_run']
 
 # %% ../nbs/09_testing.ipynb #dec3a5be
 def pin_wandb(mode: str = "offline"):
@@ -118,6 +118,12 @@ history = trainer.fit(loaders.train, loaders.val, resume={str(resume) if resume 
 if trainer.interrupted_by is not None: trainer.callback("stop_signals").hand_over()
 torch.save({{"model": trainer.model.state_dict(), "history": history}}, "{output_dir}/final.pt")
 """
+
+# %% ../nbs/09_testing.ipynb #30e6136e
+def folder_state(folder: str | Path) -> dict:
+    "Every path under `folder` (relative) with its size and modification time, links not followed."
+    folder = Path(folder)
+    return {p.relative_to(folder): (s.st_size, s.st_mtime_ns) for p in sorted(folder.rglob("*")) for s in [p.lstat()]}
 
 # %% ../nbs/09_testing.ipynb #2e2c18c7
 def _code_version() -> str:

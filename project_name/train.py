@@ -153,7 +153,7 @@ def _finished(cfg: DictConfig) -> tuple[RunDir, dict] | None:
 def _with_threads(cfg: DictConfig) -> DictConfig:
     "`cfg` with the number of torch threads this process uses (training.num_threads=auto decides it here), said once."
     data = cfg.data
-    workers = 0 if data.get("in_memory") else int(data.get("num_workers") or 0)
+    workers = 0 if data.get("in_memory") or data.get("cache") else int(data.get("num_workers") or 0)  # held in memory: no workers
     threads, why = set_threads(cfg.training.get("num_threads", "auto"), workers)
     log.info("Threads: %d (%s)", threads, why)
     cfg = copy.deepcopy(cfg)
@@ -197,7 +197,7 @@ def _missing_from_wandb(cfg: DictConfig, out_dir: Path, ckpt: dict | None) -> li
     return [(row, step) for row, step in zip(ckpt["history"], ckpt.get("epoch_steps", [])) if row["epoch"] not in have]
 
 RESUME_MAY_DIFFER = ("training.epochs", "training.resume", "training.resume_override", "training.num_threads", "training.log_interval", "training.compile",
-                     "training.cudnn_benchmark", "training.limit_batches", "data.num_workers", "data.pin_memory",
+                     "training.cudnn_benchmark", "training.limit_batches", "*.num_workers", "data.pin_memory", "*.cache",
                      "data.persistent_workers", "data.eval_batch_size", "*.root", "*_dir")  # they leave the run what it was
 _RUN_PARTS = ("seed", "model", "data", "training", "metrics", "evaluation")
 

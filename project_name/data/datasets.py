@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +20,11 @@ from .transforms import Pipeline, build_transforms
 from ..utils.config import ConfigError
 
 # %% auto #0
-__all__ = ['FRACTION_KEYS', 'IMAGE_EXTENSIONS', 'IMAGE_LAYOUT', 'DataSplits', 'stratified_split', 'load_digits',
-           'load_torchvision', 'resolve_data_path', 'read_image', 'ImageFiles', 'load_imagefolder', 'labelled_folder',
-           'split_labels', 'cv_fold', 'sample_seed', 'EpochSampler', 'InMemoryLoader', 'EpochLoader', 'torch_loader',
-           'Loaders', 'data_transforms', 'build_loaders']
+__all__ = ['FRACTION_KEYS', 'IMAGE_EXTENSIONS', 'IMAGE_LAYOUT', 'CACHES', 'DataSplits', 'stratified_split', 'load_digits',
+           'load_torchvision', 'resolve_data_path', 'decode_image', 'to_float', 'read_image', 'ImageFiles',
+           'CachedImages', 'load_imagefolder', 'labelled_folder', 'split_labels', 'cv_fold', 'sample_seed',
+           'EpochSampler', 'InMemoryLoader', 'EpochLoader', 'torch_loader', 'Loaders', 'data_transforms',
+           'build_loaders']
 
 # %% ../../nbs/11_data.datasets.ipynb #9829fea7
 @dataclass
@@ -141,18 +143,17 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".
 _DEEP = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I": 65535}  # 16-bit modes (a 16-bit PNG opens as I or I;16): full scale
 
 def _pixels(img, channels: int, image_size: int) -> np.ndarray:
-    "The image as float32 (H, W) or (H, W, 3) in [0, 1], resized: 8-bit images as they are, 16-bit ones scaled from 65535."
+    "The image as uint8 (H, W) or (H, W, 3), resized: 8-bit images as they are, 16-bit ones scaled from 65535."
     from PIL import Image
     if img.mode in _DEEP:
-        gray = Image.fromarray(np.asarray(img, dtype=np.float32) / _DEEP[img.mode], mode="F").resize((image_size, image_size), Image.BILINEAR)
-        arr = np.clip(np.asarray(gray, dtype=np.float32), 0, 1)
+        gray = Image.fromarray(np.asarray(img, dtype=np.float32) * (255 / _DEEP[img.mode]), mode="F").resize((image_size, image_size), Image.BILINEAR)
+        arr = np.clip(np.rint(np.asarray(gray)), 0, 255).astype(np.uint8)
         return np.repeat(arr[..., None], 3, axis=2) if channels == 3 else arr
-    img = img.convert("RGB" if channels == 3 else "L").resize((image_size, image_size), Image.BILINEAR)
-    return np.asarray(img, dtype=np.float32) / 255
+    return np.asarray(img.convert("RGB" if channels == 3 else "L").resize((image_size, image_size), Image.BILINEAR))
 
-def read_image(path: Path | str, image_size: int, channels: int = 3,
-               max_pixels: int | None = None) -> torch.Tensor: # the largest image read (default: Pillow's guard, MAX_IMAGE_PIXELS)
-    "Image file `path` as a float (C, image_size, image_size) tensor in [0, 1]; an unreadable or too large file is an error naming it."
+def decode_image(path: Path | str, image_size: int, channels: int = 3,
+                 max_pixels: int | None = None) -> torch.Tensor: # the largest image read (default: Pillow's guard, MAX_IMAGE_PIXELS)
+    "Image file `path` as a uint8 (C, image_size, image_size) tensor; an unreadable or too large file is an error naming it."
     from PIL import Image, UnidentifiedImageError
     limit = max_pixels or Image.MAX_IMAGE_PIXELS
     try:
@@ -168,34 +169,60 @@ def read_image(path: Path | str, image_size: int, channels: int = 3,
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise ConfigError(f"Cannot read image file {path}: {e}. Remove or replace it.") from None
     t = torch.from_numpy(arr.copy())
-    return t[None] if t.ndim == 2 else t.permute(2, 0, 1)
+    return t[None] if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    "uint8 images (0-255) as float32 in [0, 1]; any other tensor as it is."
+    return x.float().div_(255) if x.dtype == torch.uint8 else x
+
+def read_image(path: Path | str, image_size: int, channels: int = 3, max_pixels: int | None = None) -> torch.Tensor:
+    "Image file `path` as a float (C, image_size, image_size) tensor in [0, 1]: `decode_image`'s bytes / 255."
+    return to_float(decode_image(path, image_size, channels, max_pixels))
 
 
 class ImageFiles(Dataset):
-    "Labelled image files, read and resized when indexed."
+    "Labelled image files, read and resized when indexed (floats in [0, 1]); `decoded(i)` gives the uint8 image a loader batches."
     def __init__(self, samples: list[tuple[str, int]], image_size: int, channels: int = 3):
         self.samples, self.image_size, self.channels = samples, image_size, channels
     def __len__(self): return len(self.samples)
-    def __getitem__(self, i):
+    def decoded(self, i):
         path, label = self.samples[i]
-        return read_image(path, self.image_size, self.channels), label
+        return decode_image(path, self.image_size, self.channels), label
+    def __getitem__(self, i):
+        x, y = self.decoded(i)
+        return to_float(x), y
+
+class _Decoded(Dataset):
+    "The uint8 images of image files: what a loader's workers read and send."
+    def __init__(self, files: ImageFiles): self.files = files
+    def __len__(self): return len(self.files)
+    def __getitem__(self, i): return self.files.decoded(i)
+
+class CachedImages(TensorDataset):
+    "Images decoded once, held as uint8 (N, C, H, W) with their labels; indexed, an image is floats in [0, 1], as `ImageFiles` gives it."
+    def __getitem__(self, i):
+        x, y = super().__getitem__(i)
+        return to_float(x), y
 
 # %% ../../nbs/11_data.datasets.ipynb #dc5eb4c7
 IMAGE_LAYOUT = "<root>/<class>/*.png|jpg (or <root>/train|val|test/<class>/*.png|jpg for splits of your own)"
 
+def _images_below(folder: Path) -> list[str]:
+    "The image files below `folder`, links followed, in torchvision's `ImageFolder` order (sorted folders, sorted names)."
+    return [os.path.join(root, f) for root, _, files in sorted(os.walk(folder, followlinks=True))
+            for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS)]
+
 def _scan(folder: Path, classes: list[str] | None = None, key: str = "data.dataset.root") -> tuple[list[tuple[str, int]], list[str]]:
     "The (path, label) pairs and class names of an ImageFolder-style `folder`; `key` is the setting that names it."
-    from torchvision.datasets import ImageFolder
     if not folder.is_dir():
         raise ConfigError(f"{key}={folder} does not exist: set {key} to a folder laid out as {IMAGE_LAYOUT}.")
-    empty = [p.name for p in sorted(folder.iterdir()) if p.is_dir()
-             and not any(f.suffix.lower() in IMAGE_EXTENSIONS for f in p.rglob("*"))]
-    if empty: raise ConfigError(f"Class folder(s) {', '.join(empty)} in {folder} hold no images ({', '.join(IMAGE_EXTENSIONS)}).")
-    try: found = ImageFolder(str(folder), loader=lambda p: p, is_valid_file=lambda p: p.lower().endswith(IMAGE_EXTENSIONS))
-    except FileNotFoundError as e: raise ConfigError(f"No class folders with images in {folder}: {e}") from None
-    if classes is not None and found.classes != classes:
-        raise ConfigError(f"{folder} has classes {found.classes}, but the train split has {classes}.")
-    return [(str(p), int(y)) for p, y in found.samples], found.classes
+    found = {e.name: _images_below(Path(e.path)) for e in sorted(os.scandir(folder), key=lambda e: e.name) if e.is_dir()}
+    if not found: raise ConfigError(f"No class folders with images in {folder}: lay it out as {IMAGE_LAYOUT}.")
+    if empty := [c for c, files in found.items() if not files]:
+        raise ConfigError(f"Class folder(s) {', '.join(empty)} in {folder} hold no images ({', '.join(IMAGE_EXTENSIONS)}).")
+    if classes is not None and list(found) != classes:
+        raise ConfigError(f"{folder} has classes {list(found)}, but the train split has {classes}.")
+    return [(p, y) for y, files in enumerate(found.values()) for p in files], list(found)
 
 def _check_images(samples):
     from PIL import Image
@@ -218,9 +245,35 @@ def _check_class_sizes(folder: Path, samples, classes, val_fraction: float, test
                          f"each class needs at least {need} so that every split can get one. "
                          f"Add images, lower the fractions, or give train/ val/ test/ folders.")
 
-def _stacked(ds: ImageFiles) -> TensorDataset:
-    x = torch.stack([ds[i][0] for i in range(len(ds))])
-    return TensorDataset(x, torch.tensor([y for _, y in ds.samples], dtype=torch.long))
+CACHES = (None, "memory", "disk")
+
+def _cache_file(cache_dir: str | Path, files: ImageFiles) -> Path:
+    "Where `files`' decoded images are kept: named by each file's path, size and time, and the size and channels they are read at."
+    import hashlib, json
+    stamps = [(p, (s := Path(p).stat()).st_size, s.st_mtime_ns) for p, _ in files.samples]
+    key = hashlib.sha256(json.dumps([files.image_size, files.channels, stamps]).encode()).hexdigest()[:20]
+    return resolve_data_path(cache_dir)/f"images-{key}.npy"
+
+def _decode_all(files: ImageFiles, num_workers: int) -> torch.Tensor:
+    "Every image of `files`, decoded by `num_workers` processes, as one uint8 (N, C, S, S) tensor."
+    out = torch.empty(len(files), files.channels, files.image_size, files.image_size, dtype=torch.uint8)
+    n = 0
+    for x, _ in DataLoader(_Decoded(files), batch_size=256, num_workers=num_workers):
+        out[n:n + len(x)] = x
+        n += len(x)
+    return out
+
+def _decoded_images(files: ImageFiles, kept: Path | None, num_workers: int) -> torch.Tensor:
+    "`files` decoded, or read back from the file `kept` that holds them decoded; decoded, they are written there (when given)."
+    import io
+    from project_name.utils.files import write_atomic
+    if kept is not None and kept.is_file(): return torch.from_numpy(np.load(kept))
+    pixels = _decode_all(files, num_workers)
+    if kept is not None:
+        buf = io.BytesIO()
+        np.save(buf, pixels.numpy())
+        write_atomic(kept, buf.getvalue())
+    return pixels
 
 def load_imagefolder(root: str | Path,          # class folders, or train/ val/ test/ folders of them: absolute, or relative
                      image_size: int = 32,      # images are resized to image_size x image_size
@@ -228,26 +281,36 @@ def load_imagefolder(root: str | Path,          # class folders, or train/ val/ 
                      val_fraction: float = 0.1, # without a val/ folder: share of the images held out
                      test_fraction: float = 0.1,# without a test/ folder: share of the images held out
                      seed: int = 42,            # fixes the split
-                     in_memory: bool = False,   # read every image once, into tensors (small folders)
+                     cache: str | None = None,  # None: read the files when indexed; "memory": decode them once, into uint8 tensors;
+                                                # "disk": the same, kept in `cache_dir` for the next run (until a file changes)
+                     cache_dir: str | Path = "data/cache", # where cache="disk" keeps the decoded images
+                     num_workers: int = 0,      # processes that decode the images for a cache
                     ) -> DataSplits:
     "A folder of class folders of images, split by its train/val/test folders or by fractions and `seed`."
     root = resolve_data_path(root)
     if channels not in (1, 3): raise ConfigError(f"channels={channels}: use 1 (grayscale) or 3 (RGB).")
+    if cache not in CACHES: raise ConfigError(f"data.cache={cache!r}: use null (read the files every epoch), memory or disk.")
     if (root/"train").is_dir():
-        train, classes = _scan(root/"train")
-        splits = {"train": train}
+        samples, classes = _scan(root/"train")
+        sizes = {"train": len(samples)}
         for s in ("val", "test"):
             if not (root/s).is_dir(): raise ConfigError(f"{root} has a train/ folder but no {s}/ folder: add {root/s}/<class>/ images.")
-            splits[s] = _scan(root/s, classes)[0]
-        for s in splits.values(): _check_images(s)
-    else:
-        samples, classes = _scan(root)
-        _check_images(samples)
+            found = _scan(root/s, classes)[0]
+            samples, sizes[s] = samples + found, len(found)
+        ends = np.cumsum(list(sizes.values())).tolist()
+        index = {s: list(range(a, b)) for s, a, b in zip(sizes, [0, *ends], ends)}
+    else: samples, classes = _scan(root)
+    files = ImageFiles(samples, image_size, channels)
+    kept = _cache_file(cache_dir, files) if cache == "disk" else None
+    if kept is None or not kept.is_file(): _check_images(samples)  # a disk cache of these very files was read whole
+    if not (root/"train").is_dir():
         _check_class_sizes(root, samples, classes, val_fraction, test_fraction)
-        idx = stratified_split([y for _, y in samples], (val_fraction, test_fraction), seed)
-        splits = {s: [samples[i] for i in ix] for s, ix in zip(("train", "val", "test"), idx)}
-    sets = {s: ImageFiles(v, image_size, channels) for s, v in splits.items()}
-    if in_memory: sets = {s: _stacked(v) for s, v in sets.items()}
+        index = dict(zip(("train", "val", "test"), stratified_split([y for _, y in samples], (val_fraction, test_fraction), seed)))
+    if cache:
+        pixels, labels = _decoded_images(files, kept, num_workers), torch.tensor([y for _, y in samples], dtype=torch.long)
+        sets = {s: CachedImages(pixels[torch.as_tensor(ix, dtype=torch.long)], labels[torch.as_tensor(ix, dtype=torch.long)])
+                for s, ix in index.items()}
+    else: sets = {s: ImageFiles([samples[i] for i in ix], image_size, channels) for s, ix in index.items()}
     return DataSplits(root.name, sets["train"], sets["val"], sets["test"], classes)
 
 def labelled_folder(folder: str | Path,    # class folders of images, named as the model's classes
@@ -271,13 +334,13 @@ def split_labels(dataset) -> np.ndarray:
     return np.array([int(y) for _, y in dataset])
 
 def _pooled(a, b):
-    if isinstance(a, TensorDataset) and isinstance(b, TensorDataset):
-        return TensorDataset(*(torch.cat([x, y]) for x, y in zip(a.tensors, b.tensors)))
+    if isinstance(a, TensorDataset) and type(a) is type(b):  # tensors, or cached images: pooled as they are held
+        return type(a)(*(torch.cat([x, y]) for x, y in zip(a.tensors, b.tensors)))
     if isinstance(a, ImageFiles) and isinstance(b, ImageFiles): return ImageFiles(a.samples + b.samples, a.image_size, a.channels)
     raise ConfigError(f"Cross-validation pools the train and val images of data sets held as tensors or image files, not {type(a).__name__}.")
 
 def _subset(ds, idx):
-    if isinstance(ds, TensorDataset): return TensorDataset(*(t[idx] for t in ds.tensors))
+    if isinstance(ds, TensorDataset): return type(ds)(*(t[idx] for t in ds.tensors))
     return ImageFiles([ds.samples[i] for i in idx], ds.image_size, ds.channels)
 
 def cv_fold(data: DataSplits, fold: int, # which fold: 0 to folds - 1
@@ -298,15 +361,13 @@ def cv_fold(data: DataSplits, fold: int, # which fold: 0 to folds - 1
 
 # %% ../../nbs/11_data.datasets.ipynb #64da0506
 def sample_seed(seed: int, epoch: int, i: int) -> int:
-    "The seed of the random augmentation of batch (or image) `i` of `epoch`."
+    "The seed of the random augmentation of batch (or image: a stream's) `i` of `epoch`."
     return ((seed * 100_003 + epoch) * 1_000_003 + i) % 2**63
 
 class EpochSampler(Sampler[int]):
     "Indices `0..n-1` in an order fixed by `seed` and the epoch; with `world_size > 1`, this rank's share."
-    def __init__(self, n: int, seed: int = 0, shuffle: bool = True, rank: int = 0, world_size: int = 1,
-                 keyed: bool = False): # yield (epoch, index) pairs: what a per-image seed needs
-        self.n, self.seed, self.shuffle, self.rank, self.world_size, self.epoch = n, seed, shuffle, rank, world_size, 0
-        self.keyed, self.start = keyed, 0
+    def __init__(self, n: int, seed: int = 0, shuffle: bool = True, rank: int = 0, world_size: int = 1):
+        self.n, self.seed, self.shuffle, self.rank, self.world_size, self.epoch, self.start = n, seed, shuffle, rank, world_size, 0, 0
         self.pad = (-n) % world_size if shuffle else 0  # training ranks take equal shares
 
     def set_epoch(self, epoch: int): self.epoch = epoch
@@ -321,9 +382,9 @@ class EpochSampler(Sampler[int]):
         return idx[self.rank::self.world_size]
 
     def __iter__(self):
-        idx, epoch, start = self.indices()[self.start:].tolist(), self.epoch, self.start
-        self.epoch, self.start = epoch + 1, 0  # a plain `for` loop over epochs still gets a new order each time
-        return iter([(epoch, i) for i in idx] if self.keyed else idx)
+        idx = self.indices()[self.start:].tolist()
+        self.epoch, self.start = self.epoch + 1, 0  # a plain `for` loop over epochs still gets a new order each time
+        return iter(idx)
 
     def __len__(self): return math.ceil((self.n + self.pad) / self.world_size) if self.world_size > 1 else self.n
 
@@ -355,30 +416,33 @@ class InMemoryLoader:
         for b in range(start, len(self)):
             sl = slice(b * self.batch_size, (b + 1) * self.batch_size)
             x, y = (self.x[idx[sl]], self.y[idx[sl]]) if idx is not None else (self.x[sl], self.y[sl])
-            yield self.transform(x, generator=gen.manual_seed(sample_seed(self.seed, epoch, b))), y
+            yield self.transform(to_float(x), generator=gen.manual_seed(sample_seed(self.seed, epoch, b))), y
 
 # %% ../../nbs/11_data.datasets.ipynb #98135ae7
-class _Transformed(Dataset):
-    "`dataset` transformed; keyed by `(epoch, index)` (or an index: epoch 0), each image with a generator of its own seed."
-    def __init__(self, dataset, transform, seed: int): self.dataset, self.transform, self.seed = dataset, transform, seed
-    def __len__(self): return len(self.dataset)
-    def __getitem__(self, key):
-        epoch, i = key if isinstance(key, tuple) else (0, key)
-        x, y = self.dataset[i]
-        return self.transform(x, generator=torch.Generator().manual_seed(sample_seed(self.seed, epoch, i))), y
-
 class EpochLoader(DataLoader):
-    "A `DataLoader` ordered by an `EpochSampler`, whose next pass can start at a given batch."
+    "A `DataLoader` ordered by an `EpochSampler`, each batch moved to `device`, made floats and transformed there; its next pass can start at a given batch."
+    def __init__(self, dataset: Dataset, transform: Pipeline | None = None, seed: int = 0, device: str | torch.device = "cpu", **kwargs):
+        super().__init__(dataset, **kwargs)
+        self.transform, self.seed, self.device = transform or Pipeline(), seed, torch.device(device)
+
     def skip_batches(self, n: int): self.sampler.skip(n * self.batch_size)
+
+    def __iter__(self):
+        epoch, start = self.sampler.epoch, self.sampler.start // self.batch_size  # read before the workers draw the pass
+        gen = torch.Generator(self.device)
+        for b, (x, y) in enumerate(super().__iter__(), start):
+            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            yield self.transform(to_float(x), generator=gen.manual_seed(sample_seed(self.seed, epoch, b))), y
 
 def torch_loader(dataset: Dataset, batch_size: int, transform: Pipeline | None = None, shuffle: bool = False,
                  drop_last: bool = False, seed: int = 0, num_workers: int = 0, pin_memory: bool = False,
-                 persistent_workers: bool = False, rank: int = 0, world_size: int = 1) -> EpochLoader:
-    "A `DataLoader` over `dataset`, ordered by an `EpochSampler`, transforming each sample in its workers."
-    return EpochLoader(_Transformed(dataset, transform or Pipeline(), seed), batch_size=batch_size,
-                      sampler=EpochSampler(len(dataset), seed, shuffle, rank, world_size, keyed=True), drop_last=drop_last,
-                      num_workers=num_workers, pin_memory=pin_memory, persistent_workers=persistent_workers and num_workers > 0,
-                      generator=torch.Generator().manual_seed(seed))
+                 persistent_workers: bool = False, rank: int = 0, world_size: int = 1,
+                 device: str | torch.device = "cpu") -> EpochLoader:
+    "A `DataLoader` over `dataset` (image files sent as uint8), ordered by an `EpochSampler`, transforming each batch on `device`."
+    return EpochLoader(_Decoded(dataset) if isinstance(dataset, ImageFiles) else dataset, transform, seed, device, batch_size=batch_size,
+                       sampler=EpochSampler(len(dataset), seed, shuffle, rank, world_size), drop_last=drop_last,
+                       num_workers=num_workers, pin_memory=pin_memory, persistent_workers=persistent_workers and num_workers > 0,
+                       generator=torch.Generator().manual_seed(seed))
 
 # %% ../../nbs/11_data.datasets.ipynb #9d1e2208
 @dataclass
@@ -403,7 +467,7 @@ def data_transforms(data_cfg, data: DataSplits) -> tuple:
     return tuple(data_cfg.get(k) if data_cfg.get(k) is not None else recorded.get(k) for k in ("train_transforms", "eval_transforms"))
 
 def build_loaders(data_cfg, # the `data` node of the config
-                  device: str | torch.device = "cpu", # where the in-memory loader keeps its tensors
+                  device: str | torch.device = "cpu", # where batches are made: the training device
                   seed: int = 0, rank: int = 0, world_size: int = 1,
                   fold: tuple[int, int, int] | None = None, # (fold, folds, seed): a cross-validation fold of train + val
                  ) -> Loaders:
@@ -423,7 +487,7 @@ def build_loaders(data_cfg, # the `data` node of the config
         opts = dict(num_workers=data_cfg.get("num_workers", 0), pin_memory=pin,
                     persistent_workers=data_cfg.get("persistent_workers", False))
         make = lambda ds, b, tf, train: torch_loader(ds, b, tf, shuffle=train and shuffle, seed=seed, rank=rank,
-                                                     world_size=world_size, **opts)
+                                                     world_size=world_size, device=device, **opts)
     train = data.stream(bs, train_tf, seed=seed, shuffle=shuffle, num_workers=data_cfg.get("num_workers", 0), rank=rank,
                         world_size=world_size) if data.stream is not None else make(data.train, bs, train_tf, True)
     return Loaders(train, make(data.val, eval_bs, eval_tf, False), make(data.test, eval_bs, eval_tf, False), data)
