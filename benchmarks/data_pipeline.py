@@ -10,7 +10,9 @@ split), in batches of 64, shuffled, with the same augmentation (pad 4 by reflect
 back, flip left-right, normalize) and the same DataLoader workers (persistent), and is timed
 over 3 epochs in its own process, 1 torch thread in the main process; the variants alternate
 within a round, and the table gives the median over the rounds of the first epoch and of the
-later ones. Only the loader is timed: nothing trains.
+later ones. Imports are paid before the clock starts; the first epoch includes everything after
+them (scanning and checking the folder, starting the workers, building a cache). Only the loader
+is timed: nothing trains.
 
 - torchvision ImageFolder: `ImageFolder` + `DataLoader`, PIL decode and the classic transforms
   (`Resize`, `RandomCrop(padding_mode="reflect")`, `RandomHorizontalFlip`, `ToTensor`, `Normalize`)
@@ -94,6 +96,8 @@ def decode_jpeg_loader(root: Path, workers: int):
 def one_variant(variant: str, root: Path, workers: int, epochs: int, data_dir: Path) -> dict:
     "Time `epochs` passes of `variant`'s training loader (building it included in the first)."
     import torch
+    import torchvision.datasets, torchvision.io, torchvision.transforms  # imports are paid before the clock, by every variant
+    import project_name.data.datasets, project_name.utils.config
     torch.set_num_threads(1)
     start = time.perf_counter()
     if variant.startswith("torchvision ImageFolder"): loader, batch_tf = torchvision_loader(root, workers)

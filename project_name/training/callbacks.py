@@ -190,12 +190,13 @@ class ModelCheckpoint(Callback):
     order = 50
     def __init__(self, dirpath: str | Path, monitor: str = "val_accuracy", mode: str = "max", save_last: bool = True,
                  every_n_steps: int | None = None, # also save the middle of an epoch every this many optimizer steps
-                 every_minutes: float | None = None): # also save the middle of an epoch once this long has passed since the last save
+                 every_minutes: float | None = None, # also save the middle of an epoch once this long has passed since the last save
+                 background: bool = False): # write an epoch's checkpoint in a thread while the next epoch trains
         _check_mode(mode, "ModelCheckpoint")
         _check_every(every_n_steps, "every_n_steps", "a number of optimizer steps")
         _check_every(every_minutes, "every_minutes", "a number of minutes")
         self.dirpath, self.monitor, self.mode, self.save_last = Path(dirpath), monitor, mode, save_last
-        self.every_n_steps, self.every_minutes = every_n_steps, every_minutes
+        self.every_n_steps, self.every_minutes, self.background = every_n_steps, every_minutes, background
         self.best, self.best_epoch = None, None
 
     def check_fit(self, trainer): _check_monitor(trainer, self.monitor, "ModelCheckpoint")
@@ -227,15 +228,18 @@ class ModelCheckpoint(Callback):
         improved = math.isfinite(value) and _improved(value, self.best, self.mode, 0.0)
         if improved: self.best, self.best_epoch = value, self.trainer.epoch + 1
         if not self.trainer.is_main: return
-        if self.save_last or improved: self.trainer.save_checkpoint(self.last_path)
-        if improved: atomic_copy(self.last_path, self.best_path)
+        if self.save_last or improved:
+            self.trainer.save_checkpoint(self.last_path, background=self.background,
+                                         then=(lambda: atomic_copy(self.last_path, self.best_path)) if improved else None)
         self.saved_at = time.monotonic()
 
     def on_interrupt(self):
         "Save the step a stop signal ended on (every process stops at it together): `training.resume=auto` continues from it."
-        self.trainer.save_checkpoint(self.last_path)
+        self.trainer.save_checkpoint(self.last_path)  # written before the process goes on (the last epoch's write first)
         if not self.trainer.is_main: return
         log.warning("Saved %s at step %d; continue with training.resume=auto", self.last_path, self.trainer.global_step)
+
+    def on_fit_end(self): self.trainer.wait_for_checkpoint()  # on disk before anyone reads last.pt or best.pt
 
     def state_dict(self): return {"best": self.best, "best_epoch": self.best_epoch}
     def load_state_dict(self, state): self.best, self.best_epoch = state["best"], state["best_epoch"]

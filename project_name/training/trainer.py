@@ -297,11 +297,31 @@ def _check_same_schedule(current: dict, saved: dict, path):
                              "training.epochs, limit_batches or grad_accum_steps changed since. Resume with the checkpoint's "
                              "settings to continue it exactly, or train without the scheduler (~training.scheduler).")
 
+_WRITER = None  # one thread writes every background checkpoint, in order
+
+def _write(state: dict, path: Path, then: Callable | None):
+    atomic_save(state, path)
+    if then is not None: then()
+
 @patch
-def save_checkpoint(self: MLTrainer, path: str | Path):
+def save_checkpoint(self: MLTrainer, path: str | Path,
+                    background: bool = False, # write a copy of the state in a thread, while the fit goes on
+                    then: Callable | None = None): # what to do once it is written (copy it to best.pt)
     "Write the training state to `path`, atomically, from rank 0 (called on every process in the middle of an epoch)."
+    global _WRITER
     state = self.checkpoint_state()
-    if self.is_main: atomic_save(state, path)
+    if not self.is_main: return
+    self.wait_for_checkpoint()  # one at a time: a file is never written by two threads
+    if not background: return _write(state, Path(path), then)
+    from concurrent.futures import ThreadPoolExecutor
+    _WRITER = _WRITER or ThreadPoolExecutor(1, thread_name_prefix="checkpoint-writer")
+    self._writing = _WRITER.submit(_write, copy.deepcopy(state), Path(path), then)  # a copy: the fit goes on changing the weights
+
+@patch
+def wait_for_checkpoint(self: MLTrainer):
+    "Until the checkpoint being written in the background is on disk; its write's error, if it failed."
+    writing, self._writing = getattr(self, "_writing", None), None
+    if writing is not None: writing.result()
 
 @patch
 def load_checkpoint(self: MLTrainer, path: str | Path,
