@@ -38,10 +38,12 @@ VARIANTS = {
     "lightning_bare": "PyTorch Lightning, progress bar, checkpoints and logger off",
     "ours": "MLTrainer, default callbacks + W&B offline (started in the background)",
     "ours_no_wandb": "MLTrainer, default callbacks, W&B off",
+    "ours_sync_checkpoint": "MLTrainer, default callbacks, W&B off, last.pt written in the training thread",
 }
-GUIDE_VARIANTS = ["raw", "ours", "ours_no_wandb"]
+GUIDE_VARIANTS = ["raw", "ours", "ours_no_wandb", "ours_sync_checkpoint"]
 BATCH, LR, WD, LOG_INTERVAL = 64, 1e-3, 0.01, 10
 WORKLOAD = os.environ.get("BENCH_WORKLOAD", "digits")  # set by the parent for its children
+EPOCH_ENDS = []  # when each epoch of the timed fit ended (raw and MLTrainer): the median epoch, without start and finish
 
 
 # ---------------------------------------------------------------- one variant, in its own process
@@ -86,6 +88,7 @@ def raw_fit(epochs, data, **_):
         net.eval()
         with torch.no_grad(): correct = sum((net(xv[i:i + 512]).argmax(1) == yv[i:i + 512]).sum() for i in range(0, len(xv), 512))
         acc = correct.item() / len(xv)  # the epoch's one host sync
+        EPOCH_ENDS.append(time.perf_counter())
     return acc
 
 def _loaders(data):
@@ -152,7 +155,7 @@ def lightning_fit(epochs, data, out, bare=False):
     trainer.fit(Module(), train, val)
     return float(trainer.callback_metrics["val_accuracy"])
 
-def ours_fit(epochs, data, out, use_wandb=True):
+def ours_fit(epochs, data, out, use_wandb=True, background_checkpoint=True):
     from project_name.data.datasets import build_loaders
     from project_name.models.base import build_model
     from project_name.train import build_callbacks, build_trainer
@@ -161,7 +164,8 @@ def ours_fit(epochs, data, out, use_wandb=True):
     from project_name.utils.wandb_utils import start_wandb
     overrides = [f"paths.output_dir={out}", f"training.epochs={epochs}", f"training.learning_rate={LR}",
                  f"training.weight_decay={WD}", "~training.scheduler", "data.train_transforms=${data.eval_transforms}",
-                 f"logger.wandb.mode={'offline' if use_wandb else 'disabled'}", "seed=0", "device=cpu"]
+                 f"logger.wandb.mode={'offline' if use_wandb else 'disabled'}", "seed=0", "device=cpu",
+                 f"callbacks.checkpoint.background={background_checkpoint}"]
     if WORKLOAD == "guide_cnn":  # the clock covers composing and building, as in a user's script
         from torch.utils.data import TensorDataset
         from project_name.data.datasets import InMemoryLoader, Loaders
@@ -176,15 +180,20 @@ def ours_fit(epochs, data, out, use_wandb=True):
         loaders = build_loaders(cfg.data, seed=0)
         net = build_model(cfg.model, loaders.meta)
         untimed = time.perf_counter() - start
+    from project_name.training.callbacks import Callback
+    class EpochClock(Callback):
+        order = 1000  # after every other callback's on_epoch_end (the checkpoint's too)
+        def on_epoch_end(self): EPOCH_ENDS.append(time.perf_counter())
     run = start_wandb(cfg)
-    trainer = build_trainer(cfg, net, callbacks=build_callbacks(cfg) + ([WandbCallback(run)] if run else []))
+    trainer = build_trainer(cfg, net, callbacks=build_callbacks(cfg) + ([WandbCallback(run)] if run else []) + [EpochClock()])
     trainer.fit(loaders.train, loaders.val)
     if run: run.finish()
     return trainer.history[-1]["val_accuracy"], untimed
 
 FITS = {"raw": raw_fit, "raw_dataloader": raw_dataloader_fit, "guide": guide_fit, "lightning": lightning_fit,
         "lightning_bare": lambda e, d, out: lightning_fit(e, d, out, bare=True), "ours": ours_fit,
-        "ours_no_wandb": lambda e, d, out: ours_fit(e, d, out, use_wandb=False)}
+        "ours_no_wandb": lambda e, d, out: ours_fit(e, d, out, use_wandb=False),
+        "ours_sync_checkpoint": lambda e, d, out: ours_fit(e, d, out, use_wandb=False, background_checkpoint=False)}
 
 def child(variant, epochs):
     import torch
@@ -200,10 +209,12 @@ def child(variant, epochs):
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
+        EPOCH_ENDS.clear()
         result = FITS[variant](epochs, data, out=out)
         seconds = time.perf_counter() - start
     acc, untimed = result if isinstance(result, tuple) else (result, 0.0)
-    print(json.dumps({"seconds": seconds - untimed, "val_accuracy": acc}))
+    later = [b - a for a, b in zip(EPOCH_ENDS, EPOCH_ENDS[1:])]  # epochs 2 on: what an epoch costs once the fit runs
+    print(json.dumps({"seconds": seconds - untimed, "val_accuracy": acc, "epoch_s": statistics.median(later) if later else None}))
 
 
 # ---------------------------------------------------------------- the parent: rounds and the table
@@ -242,6 +253,12 @@ def training_table(variants, rounds, epochs_list, workload="digits"):
         for v in variants:
             pe = (med[v, hi] - med[v, lo]) / (hi - lo)
             print(f"| {v} | {med[v, lo] - lo * pe:.2f} | {pe:.3f} | {pe / raw_pe:.2f}x |")
+    if all(x[v]["epoch_s"] is not None for x in results[max(epochs_list)] for v in variants):
+        rs = results[max(epochs_list)]
+        print(f"\n| variant | median epoch s (epochs 2-{max(epochs_list)}, timed in the fit) | vs raw |\n|---|---:|---:|")
+        for v in variants:
+            ratio = statistics.median(x[v]["epoch_s"] / x["raw"]["epoch_s"] for x in rs)
+            print(f"| {v} | {statistics.median(x[v]['epoch_s'] for x in rs):.3f} | {ratio:.2f}x |")
 
 def headless_table():
     "Wall time of the same config through papermill and through the CLI, `import project_name`, and peak RSS."

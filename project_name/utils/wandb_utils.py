@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -26,6 +27,16 @@ def wandb_settings(cfg):
     "The config's W&B settings (`logger.wandb`), or None when the W&B logger is not chosen."
     return (cfg.get("logger") or {}).get("wandb")
 
+def _launch_inputs_only_when_staged():
+    "W&B looks for staged Launch inputs at every start by importing its Launch package; only code that imported it can have staged any."
+    from wandb.sdk.wandb_run import Run
+    look = Run._detect_and_apply_job_inputs
+    if getattr(look, "only_when_staged", False): return
+    def detect_and_apply(self):
+        if "wandb.sdk.launch.inputs.internal" in sys.modules: look(self)
+    detect_and_apply.only_when_staged = True
+    Run._detect_and_apply_job_inputs = detect_and_apply
+
 def init_wandb(cfg, # the composed config: `logger.wandb`, `experiment_name`, `paths.output_dir`
                config: dict | None = None, # what to record as the run's config (default: `cfg`, resolved)
                run_id: str | None = None, # resume this run (or, with `resume_id=False`, start a new one with this id)
@@ -40,6 +51,7 @@ def init_wandb(cfg, # the composed config: `logger.wandb`, `experiment_name`, `p
     try:
         import wandb
         from project_name.utils.core import redact_secrets
+        _launch_inputs_only_when_staged()
         run = wandb.init(project=w.project, entity=w.get("entity"), name=redact_secrets(cfg.get("experiment_name")),
                          tags=redact_secrets(list(w.get("tags") or [])), mode=w.get("mode", "offline"),
                          config=config if config is not None else OmegaConf.to_container(cfg, resolve=True),
