@@ -12,8 +12,12 @@ dependencies beside it and put the repository on the path:
 It reports: the machine (GPUs, torch, CUDA, driver); samples per second of small_cnn and resnet18
 at 32x32 for each speed switch (fp32 through the DataLoader and through the in-memory loader on
 the GPU, channels_last, bf16, 16-mixed, torch.compile); a short DDP run over the GPUs present
-(NCCL; gloo on the CPU); and exact resume on the GPU: a fit stopped after two epochs and resumed
-must end with the weights of one that was not stopped, bit for bit (deterministic kernels on).
+(NCCL; gloo on the CPU); exact resume on the GPU: a fit stopped after two epochs and resumed
+must end with the weights of one that was not stopped, bit for bit (deterministic kernels on);
+and image files: images per second from a folder of JPEGs through the project's loader (decoded
+by the workers, each batch made floats and augmented on the GPU; and `data.cache=memory`, held on
+the GPU), against torchvision's `decode_jpeg` on the GPU (nvJPEG) with the same augmentation,
+and how far nvJPEG's pixels are from PIL's.
 """
 from __future__ import annotations
 
@@ -31,9 +35,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from data_pipeline import MEAN, STD, write_images  # noqa: E402
 from gpu_switches import EpochTimer, synthetic_cifar  # noqa: E402
 
-from project_name.data.datasets import build_loaders  # noqa: E402
+from project_name.data.datasets import build_loaders, decode_image  # noqa: E402
+from project_name.data.transforms import Normalize, Pipeline, RandomFlip, RandomPadCrop  # noqa: E402
 from project_name.models.base import build_model  # noqa: E402
 from project_name.training.callbacks import ModelCheckpoint  # noqa: E402
 from project_name.train import build_trainer  # noqa: E402
@@ -125,6 +131,45 @@ def exact_resume(size: dict, work: Path) -> list[str]:
     device = "GPU" if size["device"] != "cpu" else "CPU"
     return [f"- stopped after 2 of 4 epochs on the {device}, resumed: {'bit-identical weights' if same else f'**weights differ** (largest {diff:.2e})'}"]
 
+def _sync(device: torch.device):
+    if device.type == "cuda": torch.cuda.synchronize(device)
+
+def _images_per_second(batches, device: torch.device, n: int, epochs: int = 3) -> float:
+    "Images per second over the passes of `batches()` after the first."
+    times = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        for x in batches(): pass
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return n / min(times[1:])
+
+def image_files(size: dict, work: Path) -> list[str]:
+    "Images per second from a folder of 64x64 JPEGs: the project's loader (files; data.cache=memory) and nvJPEG, augmented alike."
+    from torchvision.io import ImageReadMode, decode_jpeg, read_file
+    root, device = work/"images", get_device(size["device"])
+    write_images(root, size["images"])
+    rows = [f"{size['images']:,} JPEGs of 64x64 in 10 classes, batch 256, augmented (pad-crop, flip, normalize) on the "
+            f"{device.type.upper()}; images per second over the epochs after the first", "",
+            "| loader | images/s |", "|---|---:|"]
+    for name, cache in (("project, decoded by 4 workers (PIL), batches augmented on the device", "null"),
+                        ("project, data.cache=memory (uint8 on the device)", "memory")):
+        cfg = compose(["data=imagefolder", f"data.dataset.root={root}", "data.image_size=64", "training.batch_size=256",
+                       "data.num_workers=4", f"data.cache={cache}", f"paths.data_dir={work}", f"device={size['device']}"])
+        loader = build_loaders(cfg.data, device=device, seed=0).train
+        rows.append(f"| {name} | {_images_per_second(lambda: loader, device, len(loader.dataset)):,.0f} |")
+    files = sorted(root.rglob("*.jpg"))
+    encoded = [read_file(str(f)) for f in files]
+    augment = Pipeline([RandomPadCrop(4), RandomFlip(0.5), Normalize(MEAN, STD)])
+    def nvjpeg():
+        for i in range(0, len(encoded), 256):
+            yield augment(torch.stack(decode_jpeg(encoded[i:i + 256], mode=ImageReadMode.RGB, device=device)).float().div_(255))
+    rows.append(f"| torchvision decode_jpeg on the {device.type.upper()}, every epoch | {_images_per_second(nvjpeg, device, len(files)):,.0f} |")
+    gap = max((decode_jpeg(encoded[i], mode=ImageReadMode.RGB, device=device).cpu().int() - decode_image(files[i], 64).int()).abs().max().item()
+              for i in range(min(32, len(files))))
+    rows += ["", f"- decode_jpeg on the {device.type.upper()} against PIL (what the project and predict read): pixels differ by at most {gap}/255"]
+    return rows
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dry-run", action="store_true", help="tiny sizes on the CPU: the same code paths, in about a minute")
@@ -132,15 +177,16 @@ def main(argv=None):
     args = ap.parse_args(argv)
     gpu = torch.cuda.is_available() and not args.dry_run
     if not gpu: os.environ["CUDA_VISIBLE_DEVICES"] = ""  # a dry run's subprocesses stay on the CPU too
-    size = (dict(train=20_000, eval=2_000, batch=512, epochs=3, device="auto") if gpu else
-            dict(train=64, eval=32, batch=32, epochs=2, device="cpu"))
+    size = (dict(train=20_000, eval=2_000, batch=512, epochs=3, device="auto", images=20_000) if gpu else
+            dict(train=64, eval=32, batch=32, epochs=2, device="cpu", images=300))
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
         report = ["# GPU check" + (" (dry run, CPU)" if not gpu else ""), "", "## Machine", *machine(), "",
                   f"## Training speed: synthetic 3x32x32 images, {size['train']:,} per epoch, batch {size['batch']}", "",
                   *switches(size, ["small_cnn", "resnet18"], gpu), "", "## DDP", *ddp(size, work), "",
-                  "## Exact resume", *exact_resume(size, work), "", f"{time.perf_counter() - start:.0f} s in all."]
+                  "## Exact resume", *exact_resume(size, work), "", "## Image files", *image_files(size, work), "",
+                  f"{time.perf_counter() - start:.0f} s in all."]
     text = "\n".join(report)
     print(text)
     if args.out: Path(args.out).write_text(text + "\n")

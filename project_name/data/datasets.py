@@ -290,7 +290,8 @@ def load_imagefolder(root: str | Path,          # class folders, or train/ val/ 
     root = resolve_data_path(root)
     if channels not in (1, 3): raise ConfigError(f"channels={channels}: use 1 (grayscale) or 3 (RGB).")
     if cache not in CACHES: raise ConfigError(f"data.cache={cache!r}: use null (read the files every epoch), memory or disk.")
-    if (root/"train").is_dir():
+    fixed = (root/"train").is_dir()  # splits of the user's own
+    if fixed:
         samples, classes = _scan(root/"train")
         sizes = {"train": len(samples)}
         for s in ("val", "test"):
@@ -303,14 +304,14 @@ def load_imagefolder(root: str | Path,          # class folders, or train/ val/ 
     files = ImageFiles(samples, image_size, channels)
     kept = _cache_file(cache_dir, files) if cache == "disk" else None
     if kept is None or not kept.is_file(): _check_images(samples)  # a disk cache of these very files was read whole
-    if not (root/"train").is_dir():
+    if not fixed:
         _check_class_sizes(root, samples, classes, val_fraction, test_fraction)
         index = dict(zip(("train", "val", "test"), stratified_split([y for _, y in samples], (val_fraction, test_fraction), seed)))
+    index = {s: torch.as_tensor(ix, dtype=torch.long) for s, ix in index.items()}
     if cache:
         pixels, labels = _decoded_images(files, kept, num_workers), torch.tensor([y for _, y in samples], dtype=torch.long)
-        sets = {s: CachedImages(pixels[torch.as_tensor(ix, dtype=torch.long)], labels[torch.as_tensor(ix, dtype=torch.long)])
-                for s, ix in index.items()}
-    else: sets = {s: ImageFiles([samples[i] for i in ix], image_size, channels) for s, ix in index.items()}
+        sets = {s: CachedImages(pixels[ix], labels[ix]) for s, ix in index.items()}
+    else: sets = {s: ImageFiles([samples[i] for i in ix.tolist()], image_size, channels) for s, ix in index.items()}
     return DataSplits(root.name, sets["train"], sets["val"], sets["test"], classes)
 
 def labelled_folder(folder: str | Path,    # class folders of images, named as the model's classes
