@@ -303,8 +303,8 @@ def _snapshot(obj):
     "A copy of a checkpoint's state that the fit's next steps cannot change: tensors cloned, containers rebuilt (half a deepcopy's time)."
     if isinstance(obj, torch.Tensor): return obj.detach().clone()
     if isinstance(obj, dict): return {k: _snapshot(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)): return type(obj)(_snapshot(v) for v in obj)
-    return copy.copy(obj)  # numbers and strings as they are, numpy arrays (an RNG's state) copied
+    if type(obj) in (list, tuple): return type(obj)(_snapshot(v) for v in obj)
+    return copy.deepcopy(obj)  # numbers and strings as they are, numpy arrays (an RNG's state) and the odd object copied
 
 def _write(state: dict, path: Path, then: Callable | None):
     atomic_save(state, path)
