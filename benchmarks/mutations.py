@@ -46,6 +46,8 @@ MUTATIONS = [
     ("the disk cache of decoded images ignores changed files", "11_data.datasets",
      "stamps = [(p, (s := Path(p).stat()).st_size, s.st_mtime_ns) for p, _ in files.samples]", "stamps = [p for p, _ in files.samples]",
      ["11_data.datasets"]),
+    ("decoding a cache draws from torch's global generator", "11_data.datasets",
+     "num_workers=num_workers, generator=torch.Generator()):", "num_workers=num_workers):", ["11_data.datasets"]),
     ("the fit ends before its background checkpoint is written", "31_training.callbacks",
      "def on_fit_end(self): self.trainer.wait_for_checkpoint()", "def on_fit_end(self): pass", ["32_training.trainer"]),
     ("W&B imports its Launch package at every start", "05_utils.wandb_utils",

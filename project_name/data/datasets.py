@@ -258,7 +258,7 @@ def _decode_all(files: ImageFiles, num_workers: int) -> torch.Tensor:
     "Every image of `files`, decoded by `num_workers` processes, as one uint8 (N, C, S, S) tensor."
     out = torch.empty(len(files), files.channels, files.image_size, files.image_size, dtype=torch.uint8)
     n = 0
-    for x, _ in DataLoader(_Decoded(files), batch_size=256, num_workers=num_workers):
+    for x, _ in DataLoader(_Decoded(files), batch_size=256, num_workers=num_workers, generator=torch.Generator()):  # not torch's global RNG
         out[n:n + len(x)] = x
         n += len(x)
     return out
