@@ -100,6 +100,7 @@ def _records(path: Path):
         if left < 7: pos += left; continue
         _, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
         if kind == 0: pos += left; continue  # padding to the end of the block
+        if pos + 7 + length > len(data): return  # the record W&B is still writing: what is whole so far
         chunk, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
         if kind == 1: yield chunk          # a whole record
         elif kind == 2: buf = chunk        # first, middle and last pieces of a long one
